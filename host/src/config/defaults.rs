@@ -1,0 +1,53 @@
+//! Every default of the host, in one place. Each can be overridden in the config file or with a
+//! `SWITCHBOARD_<SECTION>__<KEY>` environment variable (see `config/mod.rs`).
+
+/// Address the HTTP server listens on. Loopback by default: exposing the host is a choice.
+pub const LISTEN: &str = "127.0.0.1:8080";
+
+/// Largest webhook or API body accepted, in bytes (1 MiB). Larger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Embedded SQLite database, created and migrated at start.
+pub const DATABASE_URL: &str = "sqlite://switchboard.db";
+
+/// Wall-clock budget of one connector call, in milliseconds. CPU-bound guests are interrupted by
+/// epoch ticks; guests waiting on the network are cancelled by a timer. Either way the call fails
+/// and the host carries on.
+pub const CALL_DEADLINE_MS: u64 = 5_000;
+
+/// Linear-memory cap of one connector instance, in MiB.
+pub const MEMORY_LIMIT_MIB: u64 = 64;
+
+/// Connector instances that may run at once (the size of the instance pool). Calls beyond this
+/// wait for a free slot: back-pressure rather than unbounded memory.
+pub const MAX_CONCURRENT_CALLS: u32 = 128;
+
+/// How long a call waits for a free instance slot before failing as busy, in milliseconds.
+pub const QUEUE_TIMEOUT_MS: u64 = 2_000;
+
+/// Epoch tick, in milliseconds: the granularity of the CPU deadline.
+pub const EPOCH_TICK_MS: u64 = 5;
+
+/// Where compiled connectors are cached, keyed by content and engine compatibility.
+pub const CACHE_DIR: &str = ".switchboard/cache";
+
+/// Where connector files (`*.wasm`) are loaded from.
+pub const CONNECTOR_DIR: &str = "target/connectors";
+
+/// How often connector files are checked for changes (hot reload), in milliseconds. 0 disables it.
+pub const RELOAD_INTERVAL_MS: u64 = 1_000;
+
+/// Largest value a connector may keep in one state key, in bytes.
+pub const STATE_MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Most keys a connector may keep in its channel's state.
+pub const STATE_MAX_KEYS: usize = 256;
+
+/// Timeout to connect to a provider from a connector, in milliseconds.
+pub const EGRESS_CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// Log format: `text` for people, `json` for log pipelines.
+pub const LOG_FORMAT: &str = "text";
+
+/// Log filter, in `tracing` env-filter syntax; `RUST_LOG` overrides it.
+pub const LOG_FILTER: &str = "info";

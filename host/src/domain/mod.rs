@@ -1,0 +1,4 @@
+//! The domain: customers, conversations, routing and service levels, as plain Rust without I/O.
+
+pub mod calls;
+pub mod ids;

@@ -1,0 +1,38 @@
+//! The HTTP server: provider webhooks, health and metrics (and, later, the agent API).
+
+pub mod error;
+pub mod hooks;
+pub mod ops;
+
+use crate::channels::ChannelDirectory;
+use crate::runtime::registry::ConnectorRegistry;
+use axum::Router;
+use axum::routing::{any, get};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Loaded connectors.
+    pub connectors: Arc<ConnectorRegistry>,
+    /// Configured channels.
+    pub channels: Arc<ChannelDirectory>,
+    /// The public base URL, without a trailing slash.
+    pub public_url: Arc<str>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Set once the host has loaded everything and can take traffic.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/hooks/{channel}", any(hooks::receive))
+        .route("/healthz", get(ops::health))
+        .route("/readyz", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,276 @@
+//! A small blocking HTTP client over `wasi:http/outgoing-handler`.
+//!
+//! The host checks every request against the channel's egress allow-list; a refused destination
+//! comes back as [`HttpError::Denied`].
+
+/// Why a request got no HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// The host refused the destination (not on the allow-list, or a private address).
+    Denied(String),
+    /// The URL could not be parsed.
+    InvalidUrl(String),
+    /// Connecting, sending or receiving failed.
+    Transport(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Denied(d) => write!(f, "egress denied by the host: {d}"),
+            HttpError::InvalidUrl(d) => write!(f, "invalid URL: {d}"),
+            HttpError::Transport(d) => write!(f, "HTTP transport error: {d}"),
+        }
+    }
+}
+
+/// An outgoing request. Build it with [`Request::get`] or [`Request::post`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The absolute URL.
+    pub url: String,
+    /// Headers to send.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A response with its whole body read.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// Response headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// `Retry-After` (in seconds) converted to milliseconds, when present.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.header("retry-after")?.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+impl Request {
+    /// A request with this method and URL.
+    pub fn new(method: &str, url: &str) -> Request {
+        Request { method: method.to_string(), url: url.to_string(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// A GET request.
+    pub fn get(url: &str) -> Request {
+        Request::new("GET", url)
+    }
+
+    /// A POST request.
+    pub fn post(url: &str) -> Request {
+        Request::new("POST", url)
+    }
+
+    /// Add a header.
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Request {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// `Authorization: Basic <base64(user:password)>`.
+    pub fn basic_auth(self, user: &str, password: &str) -> Request {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.header("authorization", &format!("Basic {encoded}"))
+    }
+
+    /// A JSON body, with its content type.
+    pub fn json(mut self, value: &serde_json::Value) -> Request {
+        self.body = serde_json::to_vec(value).expect("a JSON value always serializes");
+        self.header("content-type", "application/json")
+    }
+
+    /// A form body, with its content type.
+    pub fn form<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Request {
+        self.body = crate::form::Form::encode(pairs).into_bytes();
+        self.header("content-type", "application/x-www-form-urlencoded")
+    }
+
+    /// A raw body with a content type.
+    pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Request {
+        self.body = body;
+        self.header("content-type", content_type)
+    }
+
+    /// Send the request and read the whole response.
+    pub fn send(self) -> Result<Response, HttpError> {
+        let url = ParsedUrl::parse(&self.url)?;
+        transport::send(self, url)
+    }
+}
+
+/// An absolute `http` or `https` URL split into the parts `wasi:http` wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedUrl {
+    /// True for `https`.
+    pub https: bool,
+    /// `host` or `host:port`.
+    pub authority: String,
+    /// The path and query, starting with `/`.
+    pub path_and_query: String,
+}
+
+impl ParsedUrl {
+    /// Parse an absolute URL.
+    pub fn parse(url: &str) -> Result<ParsedUrl, HttpError> {
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(HttpError::InvalidUrl(format!("`{url}` must start with http:// or https://")));
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        if authority.is_empty() || authority.contains('@') {
+            return Err(HttpError::InvalidUrl(format!("`{url}` has no valid host")));
+        }
+        let path_and_query = match path {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
+        };
+        Ok(ParsedUrl { https, authority: authority.to_string(), path_and_query })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod transport {
+    use super::{HttpError, ParsedUrl, Request, Response};
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    use wasip2::io::streams::StreamError;
+
+    fn method(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    fn describe(code: &ErrorCode) -> HttpError {
+        match code {
+            ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+                HttpError::Denied(format!("{code:?}"))
+            }
+            other => HttpError::Transport(format!("{other:?}")),
+        }
+    }
+
+    pub(super) fn send(request: Request, url: ParsedUrl) -> Result<Response, HttpError> {
+        let entries: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes())).collect();
+        let headers = Fields::from_list(&entries)
+            .map_err(|e| HttpError::InvalidUrl(format!("a header is not allowed: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let _ = outgoing.set_method(&method(&request.method));
+        let _ = outgoing.set_scheme(Some(if url.https { &Scheme::Https } else { &Scheme::Http }));
+        outgoing
+            .set_authority(Some(&url.authority))
+            .map_err(|_| HttpError::InvalidUrl(format!("invalid authority `{}`", url.authority)))?;
+        outgoing
+            .set_path_with_query(Some(&url.path_and_query))
+            .map_err(|_| HttpError::InvalidUrl(format!("invalid path `{}`", url.path_and_query)))?;
+        let body = outgoing.body().map_err(|_| HttpError::Transport("request body unavailable".into()))?;
+        let pending = outgoing_handler::handle(outgoing, None).map_err(|e| describe(&e))?;
+        {
+            let stream = body.write().map_err(|_| HttpError::Transport("request body stream unavailable".into()))?;
+            for chunk in request.body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| HttpError::Transport(format!("writing the request body failed: {e:?}")))?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
+
+        pending.subscribe().block();
+        let incoming = match pending.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(code))) => return Err(describe(&code)),
+            Some(Err(())) | None => return Err(HttpError::Transport("the response was already taken".into())),
+        };
+        let status = incoming.status();
+        let headers = incoming
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let body = incoming.consume().map_err(|_| HttpError::Transport("response body unavailable".into()))?;
+        let mut bytes = Vec::new();
+        {
+            let stream = body.stream().map_err(|_| HttpError::Transport("response body stream unavailable".into()))?;
+            loop {
+                match stream.blocking_read(64 * 1024) {
+                    Ok(chunk) => bytes.extend_from_slice(&chunk),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(e)) => {
+                        return Err(HttpError::Transport(format!("reading the response failed: {}", e.to_debug_string())));
+                    }
+                }
+            }
+        }
+        Ok(Response { status, headers, body: bytes })
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod transport {
+    use super::{HttpError, ParsedUrl, Request, Response};
+
+    pub(super) fn send(_request: Request, _url: ParsedUrl) -> Result<Response, HttpError> {
+        Err(HttpError::Transport("outgoing HTTP is only available inside the host (wasm32-wasip2)".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let u = ParsedUrl::parse("https://graph.facebook.com/v21.0/123/messages?x=1").unwrap();
+        assert!(u.https);
+        assert_eq!(u.authority, "graph.facebook.com");
+        assert_eq!(u.path_and_query, "/v21.0/123/messages?x=1");
+        let u = ParsedUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!((u.https, u.authority.as_str(), u.path_and_query.as_str()), (false, "127.0.0.1:8080", "/"));
+        assert!(ParsedUrl::parse("ftp://x").is_err());
+        assert!(ParsedUrl::parse("https:///path").is_err());
+    }
+}

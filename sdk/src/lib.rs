@@ -1,0 +1,179 @@
+//! # switchboard-sdk
+//!
+//! Everything a Switchboard channel connector needs, so that the connector itself is only its
+//! business logic: translating one provider's webhooks and API into the contract in
+//! `wit/connector.wit`.
+//!
+//! ```ignore
+//! use switchboard_sdk::prelude::*;
+//!
+//! struct MyChannel;
+//!
+//! impl Connector for MyChannel {
+//!     fn describe() -> ConnectorInfo { /* id, capabilities, settings, egress */ }
+//!     fn handle_webhook(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection> { /* ... */ }
+//!     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> { /* ... */ }
+//! }
+//!
+//! switchboard_sdk::export_connector!(MyChannel);
+//! ```
+//!
+//! The complete, compiled example lives in `examples/signed-webhook`.
+
+pub mod errors;
+pub mod form;
+pub mod http;
+pub mod signature;
+pub mod webhook;
+
+/// Bindings generated from `wit/connector.wit` (world `channel`).
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "channel",
+        pub_export_macro: true,
+        export_macro_name: "__export_channel",
+        default_bindings_module: "switchboard_sdk::bindings",
+        generate_all,
+    });
+}
+
+pub use serde_json;
+
+/// The contract's types, under short names.
+pub mod types {
+    pub use crate::bindings::switchboard::connector::types::*;
+}
+
+/// The host's imports for the channel being called: settings, state, logging, call routing.
+pub mod host {
+    pub use crate::bindings::switchboard::connector::call_routing::{
+        self, AgentTarget, CallDecision, IncomingCall, QueuePosition, route_call,
+    };
+    pub use crate::bindings::switchboard::connector::host::{
+        LogLevel, log, setting, state_delete, state_get, state_set, webhook_url,
+    };
+
+    /// The value of a setting, or an error naming the missing key (for `send` and `act`).
+    pub fn require_setting(key: &str) -> Result<String, crate::types::SendError> {
+        setting(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+            crate::types::SendError::Auth(crate::errors::provider_error(
+                "missing-setting",
+                &format!("the channel has no value for setting `{key}`: set it in the channel's settings"),
+            ))
+        })
+    }
+
+    /// Log at info level.
+    pub fn info(message: &str) {
+        log(LogLevel::Info, message)
+    }
+
+    /// Log at warn level.
+    pub fn warn(message: &str) {
+        log(LogLevel::Warn, message)
+    }
+}
+
+/// What most connectors import.
+pub mod prelude {
+    pub use crate::Connector;
+    pub use crate::errors::{classify_http_failure, provider_error};
+    pub use crate::host::{self, require_setting};
+    pub use crate::types::*;
+    pub use crate::webhook::{RequestExt, reject, respond};
+}
+
+use types::{
+    Action, ActionReceipt, ConnectorInfo, FetchedMedia, HttpRequest, Media, OutboundMessage,
+    SendError, SendReceipt, WebhookOutcome, WebhookRejection,
+};
+
+/// A channel connector. Implement it on a unit struct and pass the struct to
+/// [`export_connector!`]. Only `describe`, `handle_webhook` and `send` are required; the others
+/// answer that the channel does not support them.
+pub trait Connector {
+    /// Describe the connector: id, version, capabilities, settings, egress hosts.
+    fn describe() -> ConnectorInfo;
+
+    /// Verify and translate one webhook request.
+    fn handle_webhook(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection>;
+
+    /// Deliver one message to the provider.
+    fn send(message: OutboundMessage) -> Result<SendReceipt, SendError>;
+
+    /// Perform an action (typing, mark-read, start-call, private reply).
+    fn act(action: Action) -> Result<ActionReceipt, SendError> {
+        let name = match action {
+            Action::Typing(_) => "typing",
+            Action::MarkRead(_) => "mark-read",
+            Action::StartCall(_) => "start-call",
+            Action::PrivateReply(_) => "private-reply",
+        };
+        Err(SendError::Rejected(errors::provider_error(
+            "unsupported-action",
+            &format!("this channel does not support the `{name}` action"),
+        )))
+    }
+
+    /// Download an inbound media item's bytes. The default downloads `media.url` when present.
+    fn fetch_media(media: Media) -> Result<FetchedMedia, SendError> {
+        let Some(url) = media.url else {
+            return Err(SendError::Rejected(errors::provider_error(
+                "no-media-url",
+                "this media item has no URL and the channel does not fetch media by id",
+            )));
+        };
+        let response = http::Request::get(&url).send().map_err(errors::from_http_error)?;
+        if !response.is_success() {
+            return Err(errors::classify_http_failure(&response));
+        }
+        Ok(FetchedMedia {
+            mime_type: response.header("content-type").map(str::to_owned).or(media.mime_type),
+            filename: media.filename,
+            data: response.body,
+        })
+    }
+}
+
+/// Export a [`Connector`] implementation as the component's `connector` interface.
+///
+/// ```ignore
+/// switchboard_sdk::export_connector!(MyChannel);
+/// ```
+#[macro_export]
+macro_rules! export_connector {
+    ($connector:ty) => {
+        #[doc(hidden)]
+        pub struct __SwitchboardExport;
+
+        impl $crate::bindings::exports::switchboard::connector::connector::Guest for __SwitchboardExport {
+            fn describe() -> $crate::types::ConnectorInfo {
+                <$connector as $crate::Connector>::describe()
+            }
+            fn handle_webhook(
+                request: $crate::types::HttpRequest,
+            ) -> Result<$crate::types::WebhookOutcome, $crate::types::WebhookRejection> {
+                <$connector as $crate::Connector>::handle_webhook(request)
+            }
+            fn send(
+                message: $crate::types::OutboundMessage,
+            ) -> Result<$crate::types::SendReceipt, $crate::types::SendError> {
+                <$connector as $crate::Connector>::send(message)
+            }
+            fn act(
+                action: $crate::types::Action,
+            ) -> Result<$crate::types::ActionReceipt, $crate::types::SendError> {
+                <$connector as $crate::Connector>::act(action)
+            }
+            fn fetch_media(
+                media: $crate::types::Media,
+            ) -> Result<$crate::types::FetchedMedia, $crate::types::SendError> {
+                <$connector as $crate::Connector>::fetch_media(media)
+            }
+        }
+
+        $crate::bindings::__export_channel!(__SwitchboardExport with_types_in $crate::bindings);
+    };
+}

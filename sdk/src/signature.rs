@@ -1,0 +1,139 @@
+//! Webhook signature checks. Every comparison is constant-time: the MAC is recomputed and
+//! compared with `hmac`'s `verify_slice`, never with `==`.
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+
+/// Why a signature did not verify. The message is safe to log: it never contains the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The request carried no signature header.
+    Missing,
+    /// The header was not in the expected format (prefix, hex or base64).
+    Malformed(&'static str),
+    /// The signature did not match the body.
+    Mismatch,
+}
+
+impl std::fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureError::Missing => write!(f, "the signature header is missing"),
+            SignatureError::Malformed(why) => write!(f, "the signature header is malformed: {why}"),
+            SignatureError::Mismatch => write!(f, "the signature does not match the body"),
+        }
+    }
+}
+
+/// HMAC-SHA256 of `message` under `secret`.
+pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA1 of `message` under `secret`.
+pub fn hmac_sha1(secret: &[u8], message: &[u8]) -> [u8; 20] {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Check a hex HMAC-SHA256 signature such as Meta's `X-Hub-Signature-256: sha256=<hex>`.
+///
+/// `prefix` is the text before the hex digits (`"sha256="`, or `""` for none). The hex digits may
+/// be upper- or lower-case.
+pub fn verify_hmac_sha256_hex(
+    secret: &[u8],
+    body: &[u8],
+    header: Option<&str>,
+    prefix: &str,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?.trim();
+    let digits = header
+        .strip_prefix(prefix)
+        .ok_or(SignatureError::Malformed("it does not start with the expected prefix"))?;
+    let expected = hex::decode(digits).map_err(|_| SignatureError::Malformed("it is not hex"))?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(body);
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+}
+
+/// Check a base64 HMAC-SHA1 signature such as Twilio's `X-Twilio-Signature`, computed over
+/// `message` (for Twilio: the full URL followed by the sorted POST parameters, see
+/// [`twilio_signed_message`]).
+pub fn verify_hmac_sha1_base64(
+    secret: &[u8],
+    message: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?.trim();
+    let expected = base64::engine::general_purpose::STANDARD
+        .decode(header)
+        .map_err(|_| SignatureError::Malformed("it is not base64"))?;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+}
+
+/// The string Twilio signs: the full URL, then each POST parameter's name and value
+/// concatenated, sorted by name (and by value for repeated names).
+pub fn twilio_signed_message(url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let mut out = String::from(url);
+    for (k, v) in sorted {
+        out.push_str(k);
+        out.push_str(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_accepts_the_right_signature_and_rejects_others() {
+        let sig = hex::encode(hmac_sha256(b"secret", b"body"));
+        let header = format!("sha256={sig}");
+        assert_eq!(verify_hmac_sha256_hex(b"secret", b"body", Some(&header), "sha256="), Ok(()));
+        assert_eq!(
+            verify_hmac_sha256_hex(b"secret", b"body!", Some(&header), "sha256="),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_hmac_sha256_hex(b"other", b"body", Some(&header), "sha256="),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(verify_hmac_sha256_hex(b"secret", b"body", None, "sha256="), Err(SignatureError::Missing));
+        assert!(matches!(
+            verify_hmac_sha256_hex(b"secret", b"body", Some(&sig), "sha256="),
+            Err(SignatureError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify_hmac_sha256_hex(b"secret", b"body", Some("sha256=zz"), "sha256="),
+            Err(SignatureError::Malformed(_))
+        ));
+        let upper = format!("sha256={}", sig.to_uppercase());
+        assert_eq!(verify_hmac_sha256_hex(b"secret", b"body", Some(&upper), "sha256="), Ok(()));
+    }
+
+    #[test]
+    fn sha1_base64_round_trips() {
+        let sig = base64::engine::general_purpose::STANDARD.encode(hmac_sha1(b"token", b"msg"));
+        assert_eq!(verify_hmac_sha1_base64(b"token", b"msg", Some(&sig)), Ok(()));
+        assert_eq!(verify_hmac_sha1_base64(b"token", b"msh", Some(&sig)), Err(SignatureError::Mismatch));
+        assert!(matches!(verify_hmac_sha1_base64(b"token", b"msg", Some("%%%")), Err(SignatureError::Malformed(_))));
+    }
+
+    #[test]
+    fn twilio_message_sorts_parameters() {
+        let params = vec![
+            ("To".to_string(), "+1".to_string()),
+            ("Body".to_string(), "hi".to_string()),
+            ("From".to_string(), "+2".to_string()),
+        ];
+        assert_eq!(twilio_signed_message("https://x/y", &params), "https://x/yBodyhiFrom+2To+1");
+    }
+}
