@@ -1,0 +1,195 @@
+//! The test harness: start a real host in-process on a loopback port, with real connectors built
+//! to wasm (`scripts/build-connectors.sh --tests`), and fake providers that record what they get.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use switchboard::app::Host;
+use switchboard::config::{ChannelConfig, Config};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+}
+
+fn built(dir: &str, name: &str) -> PathBuf {
+    let path = workspace().join("target").join(dir).join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/build-connectors.sh --tests` before the tests (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// A shipped connector, built to `target/connectors`.
+pub fn connector(name: &str) -> PathBuf {
+    built("connectors", name)
+}
+
+/// A test-only component, built to `target/test-connectors`.
+pub fn test_component(name: &str) -> PathBuf {
+    built("test-connectors", name)
+}
+
+/// Log lines written by every host in this test process.
+pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init();
+        logs
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        std::io::stderr().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// True when some captured log line contains every one of `needles`.
+pub fn logged(needles: &[&str]) -> bool {
+    let logs = captured_logs().lock().unwrap();
+    String::from_utf8_lossy(&logs).lines().any(|line| needles.iter().all(|n| line.contains(n)))
+}
+
+/// A configuration for a test host: loopback port 0, files in `dir`, no connector directory,
+/// a shared compiled cache so tests do not recompile the same components.
+pub fn config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.storage.url = format!("sqlite://{}", dir.join("switchboard.db").display());
+    config.runtime.connector_dir = dir.join("connectors");
+    config.runtime.cache_dir = workspace().join("target").join("test-cache");
+    config.runtime.call_deadline_ms = 2_000;
+    config.runtime.reload_interval_ms = 0;
+    config
+}
+
+/// A channel declaration.
+pub fn channel(id: &str, tenant: &str, connector: &str, settings: &[(&str, &str)]) -> ChannelConfig {
+    ChannelConfig {
+        id: id.into(),
+        tenant: tenant.into(),
+        connector: connector.into(),
+        settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        egress: None,
+        allow_private_egress: false,
+    }
+}
+
+/// A running host and an HTTP client for it.
+pub struct TestHost {
+    /// The host.
+    pub host: Host,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// A client.
+    pub client: reqwest::Client,
+}
+
+impl TestHost {
+    /// Start a host with this configuration.
+    pub async fn start(mut config: Config) -> TestHost {
+        captured_logs();
+        // Public URL must match the real port, which is only known after binding; tests that
+        // need it set `server.public_url` themselves.
+        config.server.public_url.get_or_insert_with(|| "http://127.0.0.1".into());
+        let host = Host::start(config).await.expect("the test host starts");
+        let base = format!("http://{}", host.addr);
+        TestHost { host, base, client: reqwest::Client::new() }
+    }
+
+    /// POST a body to a channel's webhook with extra headers.
+    pub async fn post_hook(&self, channel: &str, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}/hooks/{channel}", self.base)).body(body.into());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send().await.expect("the host answers")
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("the host answers")
+    }
+}
+
+/// One request a fake provider received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: Method,
+    /// Path and query.
+    pub uri: Uri,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// How a fake provider answers: status, content type, body.
+pub type Answer = (u16, &'static str, String);
+
+/// A loopback HTTP server standing in for a provider's API.
+pub struct FakeProvider {
+    /// `127.0.0.1:port`.
+    pub addr: std::net::SocketAddr,
+    /// What it received, in order.
+    pub received: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeProvider {
+    /// Start one; `answer` sees each request (and how many came before it) and decides the reply.
+    pub async fn start(answer: impl Fn(&Recorded, usize) -> Answer + Send + Sync + 'static) -> FakeProvider {
+        let received: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let answer = Arc::new(answer);
+        let log = received.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let log = log.clone();
+            let answer = answer.clone();
+            async move {
+                let recorded = Recorded { method, uri, headers, body };
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(recorded.clone());
+                    log.len() - 1
+                };
+                let (status, content_type, body) = answer(&recorded, n);
+                (StatusCode::from_u16(status).unwrap(), [("content-type", content_type)], body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeProvider { addr, received }
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// `sha256=<hex>` HMAC-SHA256 of `body`, the way Meta and the example connector sign.
+pub fn sign_sha256(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(switchboard_sdk::signature::hmac_sha256(secret.as_bytes(), body)))
+}
