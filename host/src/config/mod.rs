@@ -250,3 +250,23 @@ impl Config {
             .to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\n[runtime]\nmemory_limit_mib = 32\n").unwrap();
+        // SAFETY: this is the only test in the crate that touches the environment.
+        unsafe { std::env::set_var("SWITCHBOARD_RUNTIME__MEMORY_LIMIT_MIB", "48") };
+        let config = Config::load(Some(&file)).unwrap();
+        unsafe { std::env::remove_var("SWITCHBOARD_RUNTIME__MEMORY_LIMIT_MIB") };
+        assert_eq!(config.server.listen, "127.0.0.1:9000");
+        assert_eq!(config.runtime.memory_limit_mib, 48);
+        assert_eq!(config.runtime.call_deadline_ms, defaults::CALL_DEADLINE_MS);
+        assert_eq!(config.public_url(), "http://127.0.0.1:9000");
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! - One [`wasmtime::Engine`] with the pooling allocator; an `InstancePre` per loaded component.
 //! - A fresh store and instance per call, so no state leaks between calls, channels or tenants.
-//! - A CPU deadline by epoch interruption, a wall-clock deadline by a timer, and a memory cap
-//!   through a resource limiter. A trap, a timeout or a memory bomb fails only its own call.
+//! - Epoch interruption makes a running guest yield to tokio at every tick, so calls never block
+//!   the async runtime, and one timer enforces the call's deadline whether the guest computes or
+//!   waits on I/O. A memory cap is enforced through a resource limiter. A trap, a timeout or a memory bomb fails only its own call.
 //! - A semaphore the size of the instance pool gives back-pressure when the pool is full.
 //! - Compiled components are cached on disk ([`cache`]); files are hot-reloaded ([`registry`]).
 
@@ -69,7 +70,6 @@ enum Call {
 #[derive(Debug, Clone)]
 struct Limits {
     deadline: Duration,
-    deadline_ticks: u64,
     memory_bytes: usize,
     memory_mib: u64,
     queue_timeout: Duration,
@@ -138,7 +138,6 @@ impl Runtime {
             permits: Arc::new(Semaphore::new(slots as usize)),
             limits: Limits {
                 deadline: Duration::from_millis(config.call_deadline_ms),
-                deadline_ticks: config.call_deadline_ms.div_ceil(config.epoch_tick_ms).max(1),
                 memory_bytes,
                 memory_mib: config.memory_limit_mib,
                 queue_timeout: Duration::from_millis(config.queue_timeout_ms),
@@ -247,8 +246,10 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.limits.deadline_ticks);
-        store.epoch_deadline_trap();
+        // Every epoch tick a running guest yields to tokio, so a busy guest never holds a worker
+        // thread for more than one tick, and the deadline timer below can stop it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
 
         let work = async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -261,7 +262,7 @@ impl Runtime {
                 Call::Describe => Reply::Describe(api.call_describe(&mut store).await?),
             })
         };
-        // The epoch deadline stops a guest that computes; this timer stops one that waits on I/O.
+        // One deadline for guests that compute (they yield at each tick) and guests that wait.
         let outcome = tokio::time::timeout(self.limits.deadline, work).await;
         let failure = match outcome {
             Ok(Ok(reply)) => return Ok(reply),
