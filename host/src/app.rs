@@ -4,7 +4,10 @@ use crate::channels::{Channel, ChannelDirectory, ChannelServices};
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::runtime::registry::ConnectorRegistry;
-use crate::runtime::{MemoryStateStore, NoAgents, Runtime};
+use crate::ingest::Ingestor;
+use crate::runtime::{NoAgents, Runtime};
+use crate::store::secrets::SecretBox;
+use crate::store::{Db, Dialect};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,8 @@ pub struct Host {
     pub connectors: Arc<ConnectorRegistry>,
     /// The configured channels.
     pub channels: Arc<ChannelDirectory>,
+    /// The database.
+    pub db: Db,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -34,10 +39,12 @@ impl Host {
         ));
         connectors.load_all().await?;
 
+        let db = Db::connect(&config.storage.url).await?;
+        let sealer = secret_box(&config)?;
         let public_url = config.public_url();
         let channels = Arc::new(ChannelDirectory::new(ChannelServices {
             public_url: public_url.clone(),
-            state: Arc::new(MemoryStateStore::default()),
+            state: Arc::new(crate::store::channels::DbStateStore::new(db.clone())),
             router: Arc::new(NoAgents),
         }));
         for declared in &config.channels {
@@ -53,8 +60,24 @@ impl Host {
             })?;
             let settings = channel.resolve_settings(&connector.info).map_err(anyhow::Error::msg)?;
             channel.egress_policy(&connector.info, &settings).map_err(anyhow::Error::msg)?;
+            let info = &connector.info;
+            crate::store::channels::upsert(&db, &sealer, &channel, |key| {
+                info.settings.iter().any(|s| s.key == key && s.secret)
+            })
+            .await?;
+        }
+        for channel in crate::store::channels::list(&db, &sealer, None).await? {
+            if connectors.get(&channel.connector).is_none() {
+                tracing::warn!(channel = %channel.id, connector = %channel.connector, "the channel's connector is not loaded; its webhook answers 503");
+            }
             channels.upsert(channel);
         }
+        let workers = match db.dialect {
+            Dialect::Sqlite => crate::config::defaults::INGEST_WORKERS_SQLITE,
+            Dialect::Postgres => crate::config::defaults::INGEST_WORKERS_POSTGRES,
+        };
+        let reopen_window_ms = (config.conversations.reopen_window_minutes * 60_000) as i64;
+        let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers);
 
         if config.runtime.reload_interval_ms > 0 {
             connectors.spawn_watcher(Duration::from_millis(config.runtime.reload_interval_ms));
@@ -71,6 +94,8 @@ impl Host {
             public_url: public_url.into(),
             max_body_bytes: config.server.max_body_bytes,
             ready: ready.clone(),
+            db: db.clone(),
+            ingestor,
         };
         let (shutdown, mut watch) = tokio::sync::watch::channel(false);
         let app = router(state);
@@ -83,7 +108,7 @@ impl Host {
         });
         ready.store(true, Ordering::Relaxed);
         tracing::info!(%addr, connectors = connectors.all().len(), channels = channels.all().len(), "switchboard is ready");
-        Ok(Host { addr, connectors, channels, shutdown, server })
+        Ok(Host { addr, connectors, channels, db, shutdown, server })
     }
 
     /// Stop accepting connections and wait for in-flight requests to finish.
@@ -102,4 +127,37 @@ impl Host {
         tracing::info!("shutting down");
         self.shutdown().await
     }
+}
+
+/// The key that seals channel secrets: the configured one, or (SQLite only) a key file beside the
+/// database, created on first start.
+fn secret_box(config: &Config) -> anyhow::Result<SecretBox> {
+    if let Some(key) = &config.storage.encryption_key {
+        return SecretBox::from_hex(key).ok_or_else(|| anyhow::anyhow!("storage.encryption_key must be 64 hex digits"));
+    }
+    let url = &config.storage.url;
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        anyhow::bail!(
+            "storage.encryption_key is required with PostgreSQL, and every host sharing the database must use the same one; generate one with `openssl rand -hex 32`"
+        );
+    };
+    let path = rest.trim_start_matches("//").split('?').next().unwrap_or("");
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(SecretBox::from_hex(&SecretBox::generate_key_hex()).expect("a generated key is valid"));
+    }
+    let key_file = std::path::PathBuf::from(format!("{path}.key"));
+    if key_file.is_file() {
+        let text = std::fs::read_to_string(&key_file)?;
+        return SecretBox::from_hex(&text)
+            .ok_or_else(|| anyhow::anyhow!("{} does not hold a 64-hex-digit key; restore it from backup", key_file.display()));
+    }
+    let key = SecretBox::generate_key_hex();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key_file)?;
+        file.write_all(key.as_bytes())?;
+    }
+    tracing::info!(file = %key_file.display(), "generated the key that encrypts channel secrets; back it up with the database");
+    Ok(SecretBox::from_hex(&key).expect("a generated key is valid"))
 }

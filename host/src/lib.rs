@@ -16,4 +16,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod ingest;
 pub mod runtime;
+pub mod store;

@@ -51,3 +51,13 @@ pub const LOG_FORMAT: &str = "text";
 
 /// Log filter, in `tracing` env-filter syntax; `RUST_LOG` overrides it.
 pub const LOG_FILTER: &str = "info";
+
+/// Minutes after resolution during which a customer's new message reopens the conversation
+/// instead of starting a new one (one day).
+pub const REOPEN_WINDOW_MINUTES: u64 = 24 * 60;
+
+/// Concurrent ingest writers. SQLite has one writer at a time, so one; PostgreSQL can take more.
+pub const INGEST_WORKERS_SQLITE: usize = 1;
+
+/// Concurrent ingest writers on PostgreSQL.
+pub const INGEST_WORKERS_POSTGRES: usize = 4;

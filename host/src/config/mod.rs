@@ -23,6 +23,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Conversation policy.
+    pub conversations: ConversationsConfig,
     /// Channels declared in the file. They are created (or updated) at start.
     pub channels: Vec<ChannelConfig>,
 }
@@ -101,6 +103,20 @@ impl Default for RuntimeConfig {
             connectors: Vec::new(),
             reload_interval_ms: defaults::RELOAD_INTERVAL_MS,
         }
+    }
+}
+
+/// Conversation policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationsConfig {
+    /// Minutes after resolution during which a new inbound message reopens a conversation.
+    pub reopen_window_minutes: u64,
+}
+
+impl Default for ConversationsConfig {
+    fn default() -> Self {
+        ConversationsConfig { reopen_window_minutes: defaults::REOPEN_WINDOW_MINUTES }
     }
 }
 

@@ -1,4 +1,7 @@
 //! The domain: customers, conversations, routing and service levels, as plain Rust without I/O.
 
 pub mod calls;
+pub mod content;
+pub mod conversation;
+pub mod delivery;
 pub mod ids;

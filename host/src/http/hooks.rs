@@ -64,8 +64,13 @@ async fn receive_inner(state: &AppState, channel_id: &str, request: Request) -> 
 
     match state.connectors.runtime().handle_webhook(&connector, context, wire).await {
         Ok(Ok(outcome)) => {
-            // Events are handed to the store here once it exists; the reply follows the commit.
-            tracing::debug!(channel = %channel_id, events = outcome.events.len(), "webhook accepted");
+            // Commit first; only a durable webhook is acknowledged.
+            let events = outcome.events.iter().map(crate::ingest::translate::event).collect();
+            let report = state.ingestor.commit(&channel.tenant, channel_id, events).await.map_err(|e| {
+                tracing::error!(channel = %channel_id, "webhook not stored: {e}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the events could not be stored; retry later")
+            })?;
+            tracing::debug!(channel = %channel_id, ?report, "webhook stored");
             Ok(provider_reply(outcome.response))
         }
         Ok(Err(rejection)) => {

@@ -24,6 +24,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Set once the host has loaded everything and can take traffic.
     pub ready: Arc<AtomicBool>,
+    /// The database.
+    pub db: crate::store::Db,
+    /// The durable ingest queue.
+    pub ingestor: crate::ingest::Ingestor,
 }
 
 /// The routes.

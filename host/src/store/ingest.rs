@@ -1,0 +1,415 @@
+//! Writing a webhook's events: one transaction per batch, idempotent on (channel, provider id).
+
+use super::{Dialect, new_id};
+use crate::domain::content::{ConsentAction, Identity, InboundEvent, ProviderError, ReportedMessage, ReportedStatus};
+use crate::domain::conversation::{ConversationStatus, LatestConversation, Threading, thread_inbound};
+use crate::domain::delivery::DeliveryState;
+use sqlx::{Any, Row, Transaction};
+
+/// Where a batch of events is written.
+pub struct IngestTarget<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The channel.
+    pub channel: &'a str,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+    /// How long after resolution an inbound message reopens a conversation.
+    pub reopen_window_ms: i64,
+}
+
+/// What a batch did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Messages stored.
+    pub messages: usize,
+    /// Messages already stored (provider retries).
+    pub duplicates: usize,
+    /// Statuses applied to a message.
+    pub statuses: usize,
+    /// Statuses kept for a message not yet known.
+    pub early_statuses: usize,
+    /// Other events recorded.
+    pub other: usize,
+}
+
+/// Record one stream event for the tenant's agents.
+pub async fn publish(tx: &mut Transaction<'_, Any>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO events (tenant_id, kind, data, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(tenant)
+        .bind(kind)
+        .bind(data.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Add an item to a contact's cross-channel timeline.
+pub async fn timeline(
+    tx: &mut Transaction<'_, Any>,
+    tenant: &str,
+    contact: &str,
+    conversation: Option<&str>,
+    kind: &str,
+    data: &serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO timeline (tenant_id, contact_id, conversation_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant)
+        .bind(contact)
+        .bind(conversation)
+        .bind(kind)
+        .bind(data.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The contact behind an identity on a channel, created if new. A new identity whose phone number
+/// matches an existing contact of the tenant joins that contact, so one person is one customer
+/// across channels.
+pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
+    let known: Option<String> = sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND provider_id = $2")
+        .bind(t.channel)
+        .bind(&who.provider_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(id) = known {
+        if who.display_name.is_some() {
+            sqlx::query("UPDATE contacts SET name = COALESCE(name, $1), updated_at = $2 WHERE id = $3")
+                .bind(&who.display_name)
+                .bind(t.now_ms)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        return Ok(id);
+    }
+    let by_phone: Option<String> = match &who.phone {
+        Some(phone) => {
+            sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE tenant_id = $1 AND phone = $2 AND merged_into IS NULL ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(t.tenant)
+            .bind(phone)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        None => None,
+    };
+    let contact = match by_phone {
+        Some(id) => id,
+        None => {
+            let id = new_id();
+            sqlx::query("INSERT INTO contacts (id, tenant_id, name, phone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+                .bind(&id)
+                .bind(t.tenant)
+                .bind(&who.display_name)
+                .bind(&who.phone)
+                .bind(t.now_ms)
+                .execute(&mut **tx)
+                .await?;
+            id
+        }
+    };
+    sqlx::query(
+        "INSERT INTO contact_identities (channel_id, provider_id, tenant_id, contact_id, display_name, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, provider_id) DO NOTHING",
+    )
+    .bind(t.channel)
+    .bind(&who.provider_id)
+    .bind(t.tenant)
+    .bind(&contact)
+    .bind(&who.display_name)
+    .bind(t.now_ms)
+    .execute(&mut **tx)
+    .await?;
+    // Another host may have won the race for this identity: its contact is the one.
+    sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND provider_id = $2")
+        .bind(t.channel)
+        .bind(&who.provider_id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// The conversation a new inbound item joins (creating or reopening one).
+async fn thread(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, contact: &str) -> sqlx::Result<(String, bool)> {
+    let row = sqlx::query(
+        "SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND channel_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(contact)
+    .bind(t.channel)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let latest = row.map(|r| LatestConversation {
+        id: r.get("id"),
+        status: ConversationStatus::parse(&r.get::<String, _>("status")).unwrap_or(ConversationStatus::Open),
+        resolved_at_ms: r.get("resolved_at"),
+    });
+    match thread_inbound(latest.as_ref(), t.now_ms, t.reopen_window_ms) {
+        Threading::Join(id) => {
+            sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status = 'snoozed'")
+                .bind(t.now_ms)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+            Ok((id, false))
+        }
+        Threading::Reopen(id) => {
+            sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $1 WHERE id = $2")
+                .bind(t.now_ms)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+            timeline(tx, t.tenant, contact, Some(&id), "conversation.reopened", &serde_json::json!({}), t.now_ms).await?;
+            Ok((id, false))
+        }
+        Threading::Start => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+            )
+            .bind(&id)
+            .bind(t.tenant)
+            .bind(t.channel)
+            .bind(contact)
+            .bind(t.now_ms)
+            .execute(&mut **tx)
+            .await?;
+            timeline(tx, t.tenant, contact, Some(&id), "conversation.opened", &serde_json::json!({ "channel": t.channel }), t.now_ms).await?;
+            Ok((id, true))
+        }
+    }
+}
+
+async fn message_exists(tx: &mut Transaction<'_, Any>, channel: &str, provider_id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
+        .bind(channel)
+        .bind(provider_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
+    if message_exists(tx, t.channel, &m.provider_message_id).await? {
+        report.duplicates += 1;
+        return Ok(());
+    }
+    let contact = resolve_contact(tx, t, &m.contact).await?;
+    let (conversation, _new) = thread(tx, t, &contact).await?;
+    let id = new_id();
+    let (direction, status) = if m.outbound { ("outbound", DeliveryState::Sent) } else { ("inbound", DeliveryState::Received) };
+    let parts = serde_json::to_string(&m.parts).expect("parts serialize");
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, tenant_id, conversation_id, channel_id, contact_id, direction, provider_message_id, parts, reply_to,
+                               status, segments, extra, provider_timestamp, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+         ON CONFLICT (channel_id, provider_message_id) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(t.tenant)
+    .bind(&conversation)
+    .bind(t.channel)
+    .bind(&contact)
+    .bind(direction)
+    .bind(&m.provider_message_id)
+    .bind(&parts)
+    .bind(&m.reply_to)
+    .bind(status.as_str())
+    .bind(m.segments.map(i64::from))
+    .bind(m.extra.to_string())
+    .bind(m.timestamp_ms)
+    .bind(t.now_ms)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        report.duplicates += 1;
+        return Ok(());
+    }
+    let column = if m.outbound { "last_outbound_at" } else { "last_inbound_at" };
+    let first = if m.outbound { "first_response_at" } else { "first_inbound_at" };
+    sqlx::query(&format!(
+        "UPDATE conversations SET {column} = $1, {first} = COALESCE({first}, $1), window_closed = CASE WHEN $2 = 1 THEN 0 ELSE window_closed END, updated_at = $1 WHERE id = $3"
+    ))
+    .bind(t.now_ms)
+    .bind(if m.outbound { 0i64 } else { 1i64 })
+    .bind(&conversation)
+    .execute(&mut **tx)
+    .await?;
+    let summary = serde_json::json!({
+        "conversation_id": conversation, "message_id": id, "contact_id": contact, "channel_id": t.channel,
+        "direction": direction, "parts": m.parts,
+    });
+    timeline(tx, t.tenant, &contact, Some(&conversation), "message", &summary, t.now_ms).await?;
+    publish(tx, t.tenant, "message.created", &summary, t.now_ms).await?;
+    report.messages += 1;
+    Ok(())
+}
+
+/// Apply a delivery report to the message with this provider id, or keep it until the message
+/// is known. Returns true when a stored message changed.
+pub async fn apply_status(
+    tx: &mut Transaction<'_, Any>,
+    tenant: &str,
+    channel: &str,
+    provider_id: &str,
+    reported: DeliveryState,
+    error: Option<&ProviderError>,
+    now: i64,
+) -> sqlx::Result<Option<bool>> {
+    let row = sqlx::query("SELECT id, status, conversation_id, contact_id FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
+        .bind(channel)
+        .bind(provider_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else {
+        // The report came before the message (or before the send's receipt): keep the furthest.
+        let early: Option<String> = sqlx::query_scalar("SELECT status FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
+            .bind(channel)
+            .bind(provider_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let current = early.as_deref().and_then(DeliveryState::parse).unwrap_or(DeliveryState::Pending);
+        if let Some(next) = current.advance(reported) {
+            sqlx::query(
+                "INSERT INTO early_statuses (channel_id, provider_message_id, tenant_id, status, error, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (channel_id, provider_message_id) DO UPDATE SET status = excluded.status, error = excluded.error",
+            )
+            .bind(channel)
+            .bind(provider_id)
+            .bind(tenant)
+            .bind(next.as_str())
+            .bind(error.map(|e| serde_json::to_string(e).unwrap()))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        return Ok(None);
+    };
+    let id: String = row.get("id");
+    let conversation: String = row.get("conversation_id");
+    let contact: String = row.get("contact_id");
+    let current = DeliveryState::parse(&row.get::<String, _>("status")).unwrap_or(DeliveryState::Pending);
+    let Some(next) = current.advance(reported) else { return Ok(Some(false)) };
+    sqlx::query("UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4")
+        .bind(next.as_str())
+        .bind(error.map(|e| serde_json::to_string(e).unwrap()))
+        .bind(now)
+        .bind(&id)
+        .execute(&mut **tx)
+        .await?;
+    if let Some(e) = error {
+        if e.category == "window_closed" {
+            sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&conversation)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if e.category == "opted_out" {
+            record_consent(tx, tenant, channel, &contact, "opt_out", Some(&format!("provider error {}", e.code)), now).await?;
+        }
+    }
+    publish(
+        tx,
+        tenant,
+        "message.status",
+        &serde_json::json!({ "conversation_id": conversation, "message_id": id, "status": next.as_str(), "error": error }),
+        now,
+    )
+    .await?;
+    Ok(Some(true))
+}
+
+/// Record a consent change for a contact on a channel.
+pub async fn record_consent(
+    tx: &mut Transaction<'_, Any>,
+    tenant: &str,
+    channel: &str,
+    contact: &str,
+    status: &str,
+    keyword: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO consents (contact_id, channel_id, purpose, tenant_id, status, keyword, updated_at) VALUES ($1, $2, 'all', $3, $4, $5, $6)
+         ON CONFLICT (contact_id, channel_id, purpose) DO UPDATE SET status = excluded.status, keyword = excluded.keyword, updated_at = excluded.updated_at",
+    )
+    .bind(contact)
+    .bind(channel)
+    .bind(tenant)
+    .bind(status)
+    .bind(keyword)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    timeline(tx, tenant, contact, None, "consent", &serde_json::json!({ "channel_id": channel, "status": status, "keyword": keyword }), now).await
+}
+
+/// Write a batch of events from one webhook.
+pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: &[InboundEvent], _dialect: Dialect) -> sqlx::Result<IngestReport> {
+    let mut report = IngestReport::default();
+    for event in events {
+        match event {
+            InboundEvent::Message(m) => store_message(tx, t, m, &mut report).await?,
+            InboundEvent::Status(ReportedStatus { provider_message_id, state, error, .. }) => {
+                match apply_status(tx, t.tenant, t.channel, provider_message_id, *state, error.as_ref(), t.now_ms).await? {
+                    None => report.early_statuses += 1,
+                    Some(_) => report.statuses += 1,
+                }
+            }
+            InboundEvent::Comment { provider_comment_id, contact, part, timestamp_ms } => {
+                let message = ReportedMessage {
+                    provider_message_id: provider_comment_id.clone(),
+                    outbound: false,
+                    contact: contact.clone(),
+                    timestamp_ms: *timestamp_ms,
+                    parts: vec![part.clone()],
+                    reply_to: None,
+                    segments: None,
+                    extra: serde_json::json!({ "comment": true }),
+                };
+                store_message(tx, t, &message, &mut report).await?;
+            }
+            InboundEvent::Deleted { provider_message_id, .. } => {
+                apply_status(tx, t.tenant, t.channel, provider_message_id, DeliveryState::Deleted, None, t.now_ms).await?;
+                report.other += 1;
+            }
+            InboundEvent::Consent { contact, action, keyword } => {
+                let contact_id = resolve_contact(tx, t, contact).await?;
+                let status = match action {
+                    ConsentAction::OptOut => "opt_out",
+                    ConsentAction::OptIn => "opt_in",
+                    ConsentAction::Help => "help",
+                };
+                if *action != ConsentAction::Help {
+                    record_consent(tx, t.tenant, t.channel, &contact_id, status, Some(keyword), t.now_ms).await?;
+                }
+                report.other += 1;
+            }
+            InboundEvent::Reaction { contact, target_message_id, emoji, outbound } => {
+                let contact_id = resolve_contact(tx, t, contact).await?;
+                let data = serde_json::json!({
+                    "channel_id": t.channel, "target_provider_message_id": target_message_id, "emoji": emoji, "outbound": outbound,
+                });
+                timeline(tx, t.tenant, &contact_id, None, "reaction", &data, t.now_ms).await?;
+                publish(tx, t.tenant, "message.reaction", &data, t.now_ms).await?;
+                report.other += 1;
+            }
+            InboundEvent::Typing { .. } => {
+                // Typing is ephemeral: it is not stored.
+            }
+            InboundEvent::Call { call_id, contact, update, reference } => {
+                let contact_id = resolve_contact(tx, t, contact).await?;
+                let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference });
+                timeline(tx, t.tenant, &contact_id, reference.as_deref(), "call", &data, t.now_ms).await?;
+                publish(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
+                report.other += 1;
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,114 @@
+//! The store: SQLite (embedded default) or PostgreSQL, chosen by URL, behind one sqlx `Any` pool.
+//! The SQL is shared; [`Dialect`] covers the few places where the two differ.
+
+pub mod channels;
+pub mod ingest;
+pub mod schema;
+pub mod secrets;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite in WAL mode, one file.
+    Sqlite,
+    /// PostgreSQL, possibly shared by several hosts.
+    Postgres,
+}
+
+/// A connected, migrated database.
+#[derive(Clone)]
+pub struct Db {
+    /// The pool.
+    pub pool: AnyPool,
+    /// Which database it is.
+    pub dialect: Dialect,
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Db {
+    /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| anyhow::anyhow!("storage.url is not a valid database URL: {e}"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 8,
+                Dialect::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers work beside the writer; FULL makes every commit durable
+                        // before it returns, which is what lets a webhook be acknowledged.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database at storage.url: {e}"))?;
+        let db = Db { pool, dialect };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            // Hosts starting together on one database migrate one at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *tx).await?;
+        }
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *tx).await?;
+        let serial = match self.dialect {
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+        };
+        for (version, sql) in schema::MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                tx.execute(statement.replace("{serial}", serial).as_str())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version, "database migrated");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! The schema, as numbered migrations. A migration, once released, never changes: add a new one.
+//!
+//! Every row carries its tenant. SQL is shared by SQLite and PostgreSQL; `{serial}` stands for
+//! each one's auto-increment key.
+
+/// Migrations in order: (version, SQL statements separated by `;`).
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+
+const V1: &str = r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    presence TEXT NOT NULL DEFAULT 'offline',
+    capacity TEXT NOT NULL DEFAULT '{}',
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX users_tenant ON users (tenant_id);
+
+CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE channels (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    connector TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    egress TEXT,
+    allow_private_egress BIGINT NOT NULL DEFAULT 0,
+    reply_window_seconds BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX channels_tenant ON channels (tenant_id);
+
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT,
+    phone TEXT,
+    email TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    merged_into TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX contacts_tenant ON contacts (tenant_id, id);
+CREATE INDEX contacts_phone ON contacts (tenant_id, phone);
+
+CREATE TABLE contact_identities (
+    channel_id TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    display_name TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (channel_id, provider_id)
+);
+CREATE INDEX identities_contact ON contact_identities (contact_id);
+
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL DEFAULT 'normal',
+    assignee_id TEXT,
+    team TEXT,
+    labels TEXT NOT NULL DEFAULT '[]',
+    window_closed BIGINT NOT NULL DEFAULT 0,
+    first_inbound_at BIGINT,
+    first_response_at BIGINT,
+    last_inbound_at BIGINT,
+    last_outbound_at BIGINT,
+    resolved_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX conversations_tenant ON conversations (tenant_id, id);
+CREATE INDEX conversations_contact ON conversations (contact_id, channel_id, created_at);
+
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    channel_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    provider_message_id TEXT,
+    parts TEXT NOT NULL,
+    reply_to TEXT,
+    author_id TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    segments BIGINT,
+    extra TEXT NOT NULL DEFAULT '{}',
+    provider_timestamp BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX messages_provider_id ON messages (channel_id, provider_message_id);
+CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+
+CREATE TABLE early_statuses (
+    channel_id TEXT NOT NULL,
+    provider_message_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (channel_id, provider_message_id)
+);
+
+CREATE TABLE notes (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT,
+    contact_id TEXT,
+    author_id TEXT,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notes_conversation ON notes (conversation_id);
+CREATE INDEX notes_contact ON notes (contact_id);
+
+CREATE TABLE timeline (
+    seq {serial},
+    tenant_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    conversation_id TEXT,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX timeline_contact ON timeline (contact_id, seq);
+
+CREATE TABLE events (
+    seq {serial},
+    tenant_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX events_tenant ON events (tenant_id, seq);
+
+CREATE TABLE outbox (
+    message_id TEXT PRIMARY KEY REFERENCES messages(id),
+    tenant_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at);
+
+CREATE TABLE idempotency_keys (
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+);
+
+CREATE TABLE consents (
+    contact_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    keyword TEXT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (contact_id, channel_id, purpose)
+);
+
+CREATE TABLE connector_state (
+    channel_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (channel_id, key)
+)
+"#;
