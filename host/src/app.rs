@@ -48,23 +48,7 @@ impl Host {
             router: Arc::new(NoAgents),
         }));
         for declared in &config.channels {
-            let channel = Channel::from(declared);
-            let connector = connectors.get(&channel.connector).ok_or_else(|| {
-                let loaded: Vec<String> = connectors.all().iter().map(|c| c.info.id.clone()).collect();
-                anyhow::anyhow!(
-                    "channel `{}` uses connector `{}`, which is not loaded (loaded: {}); put its .wasm file in runtime.connector_dir",
-                    channel.id,
-                    channel.connector,
-                    if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
-                )
-            })?;
-            let settings = channel.resolve_settings(&connector.info).map_err(anyhow::Error::msg)?;
-            channel.egress_policy(&connector.info, &settings).map_err(anyhow::Error::msg)?;
-            let info = &connector.info;
-            crate::store::channels::upsert(&db, &sealer, &channel, |key| {
-                info.settings.iter().any(|s| s.key == key && s.secret)
-            })
-            .await?;
+            crate::channels::save(&db, &sealer, &connectors, &channels, Channel::from(declared)).await.map_err(anyhow::Error::msg)?;
         }
         for channel in crate::store::channels::list(&db, &sealer, None).await? {
             if connectors.get(&channel.connector).is_none() {
@@ -78,6 +62,8 @@ impl Host {
         };
         let reopen_window_ms = (config.conversations.reopen_window_minutes * 60_000) as i64;
         let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers);
+        let dispatch = Arc::new(tokio::sync::Notify::new());
+        crate::delivery::Dispatcher::spawn(db.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
 
         if config.runtime.reload_interval_ms > 0 {
             connectors.spawn_watcher(Duration::from_millis(config.runtime.reload_interval_ms));
@@ -96,6 +82,9 @@ impl Host {
             ready: ready.clone(),
             db: db.clone(),
             ingestor,
+            sealer: sealer.clone(),
+            dispatch: dispatch.clone(),
+            events: Arc::new(tokio::sync::watch::channel(0u64).0),
         };
         let (shutdown, mut watch) = tokio::sync::watch::channel(false);
         let app = router(state);

@@ -184,3 +184,33 @@ impl ChannelDirectory {
         Ok(context)
     }
 }
+
+/// Check a channel against its connector and store it: the one path for channels from the
+/// configuration file, the API and the CLI. Returns the channel as saved, or what is wrong.
+pub async fn save(
+    db: &crate::store::Db,
+    sealer: &crate::store::secrets::SecretBox,
+    connectors: &crate::runtime::registry::ConnectorRegistry,
+    directory: &ChannelDirectory,
+    channel: Channel,
+) -> Result<Channel, String> {
+    crate::domain::ids::check_slug(&channel.id).map_err(|why| format!("channel id {why}"))?;
+    crate::domain::ids::check_slug(&channel.tenant).map_err(|why| format!("tenant {why}"))?;
+    let connector = connectors.get(&channel.connector).ok_or_else(|| {
+        let loaded: Vec<String> = connectors.all().iter().map(|c| c.info.id.clone()).collect();
+        format!(
+            "channel `{}` uses connector `{}`, which is not loaded (loaded: {}); put its .wasm file in runtime.connector_dir",
+            channel.id,
+            channel.connector,
+            if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
+        )
+    })?;
+    let settings = channel.resolve_settings(&connector.info)?;
+    channel.egress_policy(&connector.info, &settings)?;
+    let info = &connector.info;
+    crate::store::channels::upsert(db, sealer, &channel, |key| info.settings.iter().any(|s| s.key == key && s.secret))
+        .await
+        .map_err(|e| format!("the channel could not be stored: {e}"))?;
+    directory.upsert(channel.clone());
+    Ok(channel)
+}

@@ -14,6 +14,7 @@ pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod ingest;

@@ -193,3 +193,108 @@ impl FakeProvider {
 pub fn sign_sha256(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(switchboard_sdk::signature::hmac_sha256(secret.as_bytes(), body)))
 }
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's directory.
+    Sqlite,
+    /// A fresh schema in the local PostgreSQL's `test` database.
+    Postgres,
+}
+
+/// The local PostgreSQL, as CI starts it.
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database URL for a test: a SQLite file in `dir`, or a fresh PostgreSQL schema.
+pub async fn database_url(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("switchboard.db").display()),
+        Backend::Postgres => {
+            let schema = format!("t_{}", uuid_like());
+            let mut admin = PgAdmin::connect().await;
+            admin.execute(&format!("CREATE SCHEMA {schema}")).await;
+            format!("{POSTGRES}?options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:x}_{}_{}", nanos, std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A plain connection to the test database for set-up statements.
+pub struct PgAdmin(sqlx::PgConnection);
+
+impl PgAdmin {
+    /// Connect, with a message that says how to start PostgreSQL when it is down.
+    pub async fn connect() -> PgAdmin {
+        use sqlx::Connection;
+        let conn = sqlx::PgConnection::connect(POSTGRES).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at 127.0.0.1:5432 (database `test`) is needed: {e}. Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+        });
+        PgAdmin(conn)
+    }
+
+    /// Run one statement.
+    pub async fn execute(&mut self, sql: &str) {
+        use sqlx::Executor;
+        self.0.execute(sql).await.unwrap();
+    }
+}
+
+/// A test configuration on this backend.
+pub async fn config_on(backend: Backend, dir: &Path) -> Config {
+    let mut config = config(dir);
+    config.storage.url = database_url(backend, dir).await;
+    if backend == Backend::Postgres {
+        config.storage.encryption_key = Some("11".repeat(32));
+    }
+    config.delivery.retry_base_ms = 50;
+    config.delivery.poll_interval_ms = 50;
+    config
+}
+
+/// Create a user with a token directly in the host's database.
+pub async fn token(host: &TestHost, tenant: &str, role: &str) -> (String, String) {
+    let db = &host.host.db;
+    let user = switchboard::store::users::create_user(db, tenant, &format!("{role} of {tenant}"), role).await.unwrap();
+    let token = switchboard::store::users::create_token(db, tenant, &user).await.unwrap();
+    (user, token)
+}
+
+impl TestHost {
+    /// GET a JSON API path with a token; returns status and body.
+    pub async fn api_get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Send a JSON body to an API path with a token; returns status and body.
+    pub async fn api_send(&self, method: &str, token: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token).json(body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Poll `check` every 20 ms for up to 10 s until it returns a value.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -61,3 +61,21 @@ pub const INGEST_WORKERS_SQLITE: usize = 1;
 
 /// Concurrent ingest writers on PostgreSQL.
 pub const INGEST_WORKERS_POSTGRES: usize = 4;
+
+/// First retry delay of a failed delivery, in milliseconds; later retries double it.
+pub const RETRY_BASE_MS: u64 = 1_000;
+
+/// Longest delay between delivery retries, in milliseconds (5 minutes).
+pub const RETRY_CAP_MS: u64 = 300_000;
+
+/// Delivery attempts before a message fails for good.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// How often the dispatcher looks for due messages when nothing wakes it, in milliseconds.
+pub const DISPATCH_POLL_MS: u64 = 250;
+
+/// How long a host holds a claimed outbox row before another host may take it, in milliseconds.
+pub const OUTBOX_LEASE_MS: u64 = 60_000;
+
+/// Sends in flight at once per host.
+pub const DISPATCH_CONCURRENCY: usize = 64;

@@ -25,6 +25,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Conversation policy.
     pub conversations: ConversationsConfig,
+    /// Outbound delivery.
+    pub delivery: DeliveryConfig,
     /// Channels declared in the file. They are created (or updated) at start.
     pub channels: Vec<ChannelConfig>,
 }
@@ -117,6 +119,37 @@ pub struct ConversationsConfig {
 impl Default for ConversationsConfig {
     fn default() -> Self {
         ConversationsConfig { reopen_window_minutes: defaults::REOPEN_WINDOW_MINUTES }
+    }
+}
+
+/// Outbound delivery: retries and the dispatcher.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// First retry delay, in milliseconds.
+    pub retry_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_cap_ms: u64,
+    /// Attempts before a message fails.
+    pub max_attempts: u32,
+    /// Dispatcher poll interval, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Outbox lease, in milliseconds.
+    pub lease_ms: u64,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_base_ms: defaults::RETRY_BASE_MS,
+            retry_cap_ms: defaults::RETRY_CAP_MS,
+            max_attempts: defaults::MAX_ATTEMPTS,
+            poll_interval_ms: defaults::DISPATCH_POLL_MS,
+            lease_ms: defaults::OUTBOX_LEASE_MS,
+            concurrency: defaults::DISPATCH_CONCURRENCY,
+        }
     }
 }
 
@@ -237,6 +270,12 @@ impl Config {
         }
         if rt.epoch_tick_ms == 0 || rt.epoch_tick_ms > rt.call_deadline_ms {
             return bad("runtime.epoch_tick_ms", "must be at least 1 and no more than runtime.call_deadline_ms");
+        }
+        if self.delivery.max_attempts == 0 || self.delivery.concurrency == 0 || self.delivery.poll_interval_ms == 0 {
+            return bad("delivery", "max_attempts, concurrency and poll_interval_ms must be greater than 0");
+        }
+        if self.delivery.lease_ms <= self.runtime.call_deadline_ms {
+            return bad("delivery.lease_ms", "must be longer than runtime.call_deadline_ms, or a slow send could be taken by another host");
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", &format!("is `{}`; use `text` or `json`", self.log.format));

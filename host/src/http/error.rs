@@ -22,6 +22,17 @@ impl ApiError {
         ApiError { status, code, message: message.into() }
     }
 
+    /// A failure that is not the client's: logged in full, answered without detail.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error: {error}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the host could not complete the request; it is logged")
+    }
+
+    /// 400 naming the field.
+    pub fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", format!("`{field}` {why}"))
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -31,5 +42,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        ApiError::internal(e)
     }
 }

@@ -71,6 +71,7 @@ async fn receive_inner(state: &AppState, channel_id: &str, request: Request) -> 
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the events could not be stored; retry later")
             })?;
             tracing::debug!(channel = %channel_id, ?report, "webhook stored");
+            state.bump_events();
             Ok(provider_reply(outcome.response))
         }
         Ok(Err(rejection)) => {

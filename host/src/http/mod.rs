@@ -1,5 +1,6 @@
 //! The HTTP server: provider webhooks, health and metrics (and, later, the agent API).
 
+pub mod api;
 pub mod error;
 pub mod hooks;
 pub mod ops;
@@ -28,6 +29,19 @@ pub struct AppState {
     pub db: crate::store::Db,
     /// The durable ingest queue.
     pub ingestor: crate::ingest::Ingestor,
+    /// Seals channel secrets.
+    pub sealer: crate::store::secrets::SecretBox,
+    /// Wakes the dispatcher when a message is queued.
+    pub dispatch: Arc<tokio::sync::Notify>,
+    /// Bumped after each commit that published events, to wake event streams.
+    pub events: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl AppState {
+    /// Wake this host's event streams.
+    pub fn bump_events(&self) {
+        self.events.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 /// The routes.
@@ -37,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::health))
         .route("/readyz", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .merge(api::routes())
         .fallback(ops::not_found)
         .with_state(state)
 }

@@ -31,3 +31,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; webhooks are at /hooks/{channel}")
 }
+
+/// The API's OpenAPI document.
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+}

@@ -95,7 +95,8 @@ async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
 
 async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<IngestReport>> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let tenants: Vec<&str> = jobs.iter().map(|j| j.tenant.as_str()).collect();
+    let mut tx = db.begin_for(&tenants).await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for job in jobs {
         let target = IngestTarget { tenant: &job.tenant, channel: &job.channel, now_ms: now, reopen_window_ms };

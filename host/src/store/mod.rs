@@ -3,8 +3,11 @@
 
 pub mod channels;
 pub mod ingest;
+pub mod conversations;
+pub mod outbox;
 pub mod schema;
 pub mod secrets;
+pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -40,6 +43,23 @@ pub fn new_id() -> String {
 }
 
 impl Db {
+    /// Begin a transaction that will publish events for these tenants. On PostgreSQL it first
+    /// takes each tenant's advisory lock (in a fixed order), so the event sequence numbers of a
+    /// tenant are assigned in commit order and a stream reader that resumes after number N can
+    /// never miss a later commit with a smaller number.
+    pub async fn begin_for(&self, tenants: &[&str]) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            let mut sorted: Vec<&str> = tenants.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            for tenant in sorted {
+                sqlx::query("SELECT pg_advisory_xact_lock(7301002, hashtext($1))").bind(tenant).execute(&mut *tx).await?;
+            }
+        }
+        Ok(tx)
+    }
+
     /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();

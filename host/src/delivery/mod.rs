@@ -1,0 +1,137 @@
+//! The dispatcher: takes due messages from the outbox, hands them to their channel's connector,
+//! and records the receipt, a retry, or the failure with the provider's reason.
+
+pub mod payload;
+
+use crate::channels::ChannelDirectory;
+use crate::config::DeliveryConfig;
+use crate::domain::backoff::retry_delay_ms;
+use crate::domain::content::ProviderError;
+use crate::ingest::translate;
+use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
+use crate::runtime::registry::ConnectorRegistry;
+use crate::store::outbox::{self, Claimed};
+use crate::store::{Db, now_ms};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a delivery attempt came to.
+enum Outcome {
+    Accepted { provider_id: String, segments: Option<u32> },
+    Retry { error: ProviderError, retry_after_ms: Option<u64> },
+    Fail(ProviderError),
+}
+
+/// The dispatcher of one host.
+pub struct Dispatcher {
+    db: Db,
+    connectors: Arc<ConnectorRegistry>,
+    channels: Arc<ChannelDirectory>,
+    config: DeliveryConfig,
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    /// Start the dispatcher; `wake` is notified when a message is queued.
+    pub fn spawn(db: Db, connectors: Arc<ConnectorRegistry>, channels: Arc<ChannelDirectory>, config: DeliveryConfig, wake: Arc<Notify>) {
+        let owner = format!("host-{}", uuid::Uuid::new_v4());
+        let dispatcher = Arc::new(Dispatcher { db, connectors, channels, config, owner, wake });
+        tokio::spawn(async move { dispatcher.run().await });
+    }
+
+    async fn run(self: Arc<Self>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        loop {
+            let claimed = match outbox::claim(&self.db, &self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox claim failed; retrying");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+                continue;
+            }
+            futures::stream::iter(claimed)
+                .for_each_concurrent(self.config.concurrency, |row| {
+                    let this = self.clone();
+                    async move { this.deliver(row).await }
+                })
+                .await;
+        }
+    }
+
+    async fn deliver(&self, row: Claimed) {
+        let outcome = self.attempt(&row).await;
+        let result = match outcome {
+            Outcome::Accepted { provider_id, segments } => outbox::delivered(&self.db, &row, &self.owner, &provider_id, segments).await,
+            Outcome::Retry { error, retry_after_ms } => {
+                let attempt = row.attempts as u32 + 1;
+                if attempt >= self.config.max_attempts {
+                    let mut error = error;
+                    error.detail = Some(format!("gave up after {attempt} attempts; last: {}", error.detail.unwrap_or_default()));
+                    outbox::failed(&self.db, &row, &self.owner, &error).await
+                } else {
+                    let delay = retry_delay_ms(attempt, self.config.retry_base_ms, self.config.retry_cap_ms, retry_after_ms, rand::random());
+                    tracing::info!(message = %row.message_id, channel = %row.channel_id, attempt, delay_ms = delay, code = %error.code, "delivery will be retried");
+                    outbox::retry_later(&self.db, &row, &self.owner, now_ms() + delay as i64, &error).await
+                }
+            }
+            Outcome::Fail(error) => {
+                if error.category == "auth" {
+                    tracing::error!(channel = %row.channel_id, code = %error.code, "the channel's credentials were refused: {}; fix the channel's settings", error.title);
+                }
+                outbox::failed(&self.db, &row, &self.owner, &error).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(message = %row.message_id, error = %e, "could not record a delivery outcome; the lease will expire and it will be retried");
+        }
+    }
+
+    async fn attempt(&self, row: &Claimed) -> Outcome {
+        let problem = |code: &str, title: String| ProviderError { category: "transient".into(), code: code.into(), title, detail: None };
+        let payload: payload::Payload = match serde_json::from_value(row.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Fail(ProviderError { category: "rejected".into(), ..problem("bad-payload", format!("unreadable outbox payload: {e}")) }),
+        };
+        let Some(channel) = self.channels.get(&row.channel_id) else {
+            return Outcome::Fail(ProviderError { category: "rejected".into(), ..problem("channel-removed", "the channel was removed".into()) });
+        };
+        let Some(connector) = self.connectors.get(&channel.connector) else {
+            return Outcome::Retry { error: problem("connector-unavailable", format!("connector `{}` is not loaded", channel.connector)), retry_after_ms: None };
+        };
+        let context = match self.channels.context(&row.channel_id, &connector) {
+            Ok(c) => c,
+            Err(why) => return Outcome::Retry { error: problem("channel-misconfigured", why), retry_after_ms: None },
+        };
+        let message = payload.to_wit(&row.message_id);
+        match self.connectors.runtime().send(&connector, context, message).await {
+            Ok(Ok(receipt)) => Outcome::Accepted { provider_id: receipt.provider_message_id, segments: receipt.segments },
+            Ok(Err(error)) => {
+                let (category, e, retry_after) = match &error {
+                    wit::SendError::Rejected(e) => (wit::FailureCategory::Rejected, e, None),
+                    wit::SendError::RateLimited((after, e)) => (wit::FailureCategory::RateLimited, e, *after),
+                    wit::SendError::WindowClosed(e) => (wit::FailureCategory::WindowClosed, e, None),
+                    wit::SendError::OptedOut(e) => (wit::FailureCategory::OptedOut, e, None),
+                    wit::SendError::Auth(e) => (wit::FailureCategory::Auth, e, None),
+                    wit::SendError::Transient(e) => (wit::FailureCategory::Transient, e, None),
+                };
+                let error = translate::provider_error(translate::category(category), e);
+                match category {
+                    wit::FailureCategory::RateLimited | wit::FailureCategory::Transient => Outcome::Retry { error, retry_after_ms: retry_after },
+                    _ => Outcome::Fail(error),
+                }
+            }
+            Err(call) => Outcome::Retry { error: problem("connector-failed", call.to_string()), retry_after_ms: None },
+        }
+    }
+}

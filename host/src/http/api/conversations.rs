@@ -1,0 +1,304 @@
+//! Conversations: list, read, assign, change, annotate, and send into them.
+
+use super::auth::Caller;
+use super::json::{Body, Params};
+use crate::delivery::payload::Payload;
+use crate::domain::conversation::{ConversationStatus, Priority};
+use crate::domain::outbound::OutboundContent;
+use crate::domain::policy::{ChannelRules, ConversationFacts, check_send};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::ingest::translate::media_kind;
+use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
+use crate::store::conversations::{self as store, Change, ConversationFilter, NewOutbound};
+use crate::store::now_ms;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Most items on one page.
+const MAX_PAGE: i64 = 100;
+
+/// `GET /v1/conversations` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    status: Option<ConversationStatus>,
+    channel_id: Option<String>,
+    /// An agent id, `me`, or `none` for unassigned.
+    assignee_id: Option<String>,
+    contact_id: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// List conversations, newest first, with cursor pagination.
+pub async fn list(State(state): State<AppState>, caller: Caller, Params(p): Params<ListParams>) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(25);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+    }
+    let filter = ConversationFilter {
+        status: p.status.map(|s| s.as_str().to_string()),
+        channel_id: p.channel_id,
+        assignee_id: p.assignee_id.map(|a| match a.as_str() {
+            "none" => None,
+            "me" => Some(caller.0.user_id.clone()),
+            _ => Some(a),
+        }),
+        contact_id: p.contact_id,
+        before: p.cursor,
+        limit,
+    };
+    let (items, next) = store::list(&state.db, &caller.0.tenant, &filter).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Value, ApiError> {
+    store::get(&state.db, &caller.0.tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))
+}
+
+/// A conversation with its messages and notes.
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let conversation = load(&state, &caller, &id).await?;
+    let messages = store::messages(&state.db, &caller.0.tenant, &id).await?;
+    let notes = store::notes(&state.db, &caller.0.tenant, Some(&id), None).await?;
+    Ok(Json(json!({ "conversation": conversation, "messages": messages, "notes": notes })))
+}
+
+/// One message.
+pub async fn get_message(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    store::message(&state.db, &caller.0.tenant, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no message `{id}`")))
+}
+
+/// `POST /v1/conversations/{id}/messages` body: `content`, or the `text` shortcut.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    content: Option<OutboundContent>,
+    text: Option<String>,
+    /// Our id of the message this one replies to.
+    reply_to: Option<String>,
+}
+
+/// Queue a message: checked against the channel's rules, stored with its outbox row in one
+/// transaction, then answered 202 with the message id.
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(request): Body<SendRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.0.tenant.as_str();
+    let content = match (request.content, request.text) {
+        (Some(c), None) => c,
+        (None, Some(text)) => OutboundContent::Text { text },
+        _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "send either `content` or `text`")),
+    };
+    content.validate().map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", why))?;
+    let idempotency_key = headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("")).map(str::to_string);
+    if let Some(key) = &idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 200 visible ASCII characters"));
+    }
+    let context = store::send_context(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
+    let channel = state.channels.get(&context.channel_id).ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "channel_removed", format!("channel `{}` no longer exists", context.channel_id))
+    })?;
+    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
+    })?;
+    let caps = &connector.info.capabilities;
+    let rules = ChannelRules {
+        reply_window_seconds: caps.reply_window_seconds,
+        max_text_length: caps.max_text_length,
+        attachment_kinds: caps.attachment_kinds.iter().map(|k| media_kind(*k).to_string()).collect(),
+        templates: caps.templates,
+        interactive: caps.interactive,
+    };
+    let facts = ConversationFacts { last_inbound_ms: context.last_inbound_ms, window_closed: context.window_closed, opted_out: context.opted_out };
+    check_send(&content.policy_kind(), &rules, &facts, now_ms())
+        .map_err(|refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code, refusal.message))?;
+    let recipient = context.recipient.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this conversation's channel")
+    })?;
+    let reply_to_provider = match &request.reply_to {
+        Some(our_id) => {
+            let replied = store::message(&state.db, tenant, our_id).await?.filter(|m| m["conversation_id"] == json!(id));
+            let replied = replied.ok_or_else(|| ApiError::invalid("reply_to", format!("`{our_id}` is not a message of this conversation")))?;
+            replied["provider_message_id"].as_str().map(str::to_string)
+        }
+        None => None,
+    };
+    let parts = match &content {
+        OutboundContent::Text { text } => json!([{ "type": "text", "text": text }]),
+        OutboundContent::Media { media } => json!([{ "type": "media", "media": media }]),
+        OutboundContent::Template { template } => {
+            json!([{ "type": "template", "name": template.name, "language": template.language, "components": template.components }])
+        }
+        OutboundContent::Interactive { interactive } => json!([{ "type": "interactive", "message": interactive }]),
+    };
+    let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag: None };
+    let (message_id, created) = store::queue_outbound(
+        &state.db,
+        NewOutbound {
+            tenant,
+            conversation: &id,
+            context: &context,
+            author: &caller.0.user_id,
+            parts,
+            reply_to: request.reply_to,
+            payload: serde_json::to_value(&payload).expect("payload serializes"),
+            idempotency_key: idempotency_key.as_deref(),
+        },
+    )
+    .await?;
+    if created {
+        state.dispatch.notify_one();
+        state.bump_events();
+    }
+    let message = store::message(&state.db, tenant, &message_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": message_id, "message": message }))))
+}
+
+/// `POST .../assign` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The agent, or null to unassign.
+    assignee_id: Option<String>,
+    /// The team.
+    team: Option<String>,
+}
+
+async fn apply(state: &AppState, caller: &Caller, id: &str, change: Change) -> Result<Json<Value>, ApiError> {
+    let updated = store::change(&state.db, &caller.0.tenant, id, &caller.0.user_id, change).await?;
+    state.bump_events();
+    updated.map(Json).ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))
+}
+
+/// Assign a conversation to an agent (or unassign it).
+pub async fn assign(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<AssignRequest>) -> Result<Json<Value>, ApiError> {
+    if let Some(agent) = &r.assignee_id
+        && crate::store::users::get_user(&state.db, &caller.0.tenant, agent).await?.is_none()
+    {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("`assignee_id`: no user `{agent}` in this tenant")));
+    }
+    if let Some(team) = &r.team
+        && (team.is_empty() || team.len() > 64)
+    {
+        return Err(ApiError::invalid("team", "must be 1 to 64 characters"));
+    }
+    apply(&state, &caller, &id, Change::Assign { assignee: r.assignee_id, team: r.team }).await
+}
+
+/// Assign a conversation to the caller.
+pub async fn claim(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let me = caller.0.user_id.clone();
+    apply(&state, &caller, &id, Change::Assign { assignee: Some(me), team: None }).await
+}
+
+/// `POST .../status` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    status: ConversationStatus,
+}
+
+/// Change a conversation's status.
+pub async fn set_status(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<StatusRequest>) -> Result<Json<Value>, ApiError> {
+    apply(&state, &caller, &id, Change::Status(r.status.as_str().into())).await
+}
+
+/// `POST .../priority` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRequest {
+    priority: Priority,
+}
+
+/// Change a conversation's priority.
+pub async fn set_priority(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<PriorityRequest>) -> Result<Json<Value>, ApiError> {
+    apply(&state, &caller, &id, Change::Priority(r.priority.as_str().into())).await
+}
+
+/// `PUT .../labels` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsRequest {
+    labels: Vec<String>,
+}
+
+/// Replace a conversation's labels.
+pub async fn set_labels(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<LabelsRequest>) -> Result<Json<Value>, ApiError> {
+    if r.labels.len() > 50 {
+        return Err(ApiError::invalid("labels", "has more than 50 entries"));
+    }
+    if let Some(bad) = r.labels.iter().find(|l| l.trim().is_empty() || l.len() > 64) {
+        return Err(ApiError::invalid("labels", format!("entry `{bad}` must be 1 to 64 characters")));
+    }
+    let mut labels = r.labels;
+    labels.sort();
+    labels.dedup();
+    apply(&state, &caller, &id, Change::Labels(labels)).await
+}
+
+/// `POST .../notes` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The note.
+    pub body: String,
+}
+
+/// Validate a note body.
+pub fn check_note(body: &str) -> Result<(), ApiError> {
+    if body.trim().is_empty() || body.chars().count() > 10_000 {
+        return Err(ApiError::invalid("body", "must be 1 to 10000 characters"));
+    }
+    Ok(())
+}
+
+/// Add an internal note to a conversation.
+pub async fn add_note(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<NoteRequest>) -> Result<impl IntoResponse, ApiError> {
+    check_note(&r.body)?;
+    let conversation = load(&state, &caller, &id).await?;
+    let contact = conversation["contact_id"].as_str().unwrap_or_default();
+    let note = store::add_note(&state.db, &caller.0.tenant, Some(&id), contact, &caller.0.user_id, &r.body).await?;
+    state.bump_events();
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// `POST .../typing` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypingRequest {
+    active: bool,
+}
+
+/// Show or hide the business's typing indicator to the customer.
+pub async fn typing(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<TypingRequest>) -> Result<StatusCode, ApiError> {
+    let context = store::send_context(&state.db, &caller.0.tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
+    let channel = state.channels.get(&context.channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
+    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
+    })?;
+    if !connector.info.capabilities.typing {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "typing_unsupported", "this channel has no typing indicator"));
+    }
+    let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
+    let ctx = state.channels.context(&context.channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    match state.connectors.runtime().act(&connector, ctx, wit::Action::Typing((recipient, r.active))).await {
+        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT),
+        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the typing indicator: {e:?}"))),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
+    }
+}

@@ -1,0 +1,160 @@
+//! The outbox: messages waiting for delivery, claimed with leases so that several hosts sharing
+//! one database never send the same row at the same time.
+
+use super::ingest::{apply_status, publish, record_consent};
+use super::{Db, Dialect, now_ms};
+use crate::domain::content::ProviderError;
+use crate::domain::delivery::DeliveryState;
+use sqlx::Row;
+
+/// A claimed outbox row.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The message.
+    pub message_id: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// Its channel.
+    pub channel_id: String,
+    /// What to hand the connector.
+    pub payload: serde_json::Value,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// Claim up to `limit` due rows for `owner` until `lease_ms` from now.
+pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Claimed>> {
+    let now = now_ms();
+    let pick = match db.dialect {
+        // Rows locked by another host's claim are skipped, not waited for.
+        Dialect::Postgres => format!(
+            "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit} FOR UPDATE SKIP LOCKED"
+        ),
+        // SQLite has one writer at a time: the UPDATE below is atomic on its own.
+        Dialect::Sqlite => {
+            format!("SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}")
+        }
+    };
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE message_id IN ({pick})
+         RETURNING message_id, tenant_id, channel_id, payload, attempts"
+    ))
+    .bind(owner)
+    .bind(now + lease_ms)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Claimed {
+            message_id: r.get("message_id"),
+            tenant: r.get("tenant_id"),
+            channel_id: r.get("channel_id"),
+            payload: serde_json::from_str(&r.get::<String, _>("payload")).unwrap_or_default(),
+            attempts: r.get("attempts"),
+        })
+        .collect())
+}
+
+/// The provider accepted the message: record its id, apply any status that arrived first, and
+/// remove the row.
+pub async fn delivered(db: &Db, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>) -> sqlx::Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin_for(&[&row.tenant]).await?;
+    let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
+        .bind(&row.message_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        // The lease expired and another host took the row; it records the outcome.
+        return Ok(());
+    }
+    sqlx::query("UPDATE messages SET provider_message_id = $1, segments = COALESCE($2, segments), updated_at = $3 WHERE id = $4")
+        .bind(provider_id)
+        .bind(segments.map(i64::from))
+        .bind(now)
+        .bind(&row.message_id)
+        .execute(&mut *tx)
+        .await?;
+    apply_status(&mut tx, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
+    let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
+        .bind(&row.channel_id)
+        .bind(provider_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(early) = early {
+        let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
+        let error: Option<ProviderError> = early.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok());
+        apply_status(&mut tx, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
+        sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
+            .bind(&row.channel_id)
+            .bind(provider_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// A temporary failure: try again at `next_attempt_at`.
+pub async fn retry_later(db: &Db, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError) -> sqlx::Result<()> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3",
+    )
+    .bind(next_attempt_at)
+    .bind(&row.message_id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    // Show the last error while the message waits, without changing its state.
+    sqlx::query("UPDATE messages SET error = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::to_string(error).unwrap())
+        .bind(now_ms())
+        .bind(&row.message_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// A permanent failure: the message fails with the provider's reason and leaves the outbox.
+pub async fn failed(db: &Db, row: &Claimed, owner: &str, error: &ProviderError) -> sqlx::Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin_for(&[&row.tenant]).await?;
+    let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
+        .bind(&row.message_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Ok(());
+    }
+    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut *tx).await?;
+    let conversation: String = found.get("conversation_id");
+    let contact: String = found.get("contact_id");
+    sqlx::query("UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::to_string(error).unwrap())
+        .bind(now)
+        .bind(&row.message_id)
+        .execute(&mut *tx)
+        .await?;
+    if error.category == "window_closed" {
+        sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&conversation)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if error.category == "opted_out" {
+        record_consent(&mut tx, &row.tenant, &row.channel_id, &contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
+    }
+    publish(
+        &mut tx,
+        &row.tenant,
+        "message.status",
+        &serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error }),
+        now,
+    )
+    .await?;
+    tx.commit().await
+}
