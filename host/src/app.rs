@@ -27,10 +27,24 @@ pub struct Host {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-impl Host {
-    /// Load everything, bind the listener and start serving. Any problem with the configuration,
-    /// a connector file or a channel is an error before the host takes traffic.
-    pub async fn start(config: Config) -> anyhow::Result<Host> {
+/// What a host runs on, opened without serving: the CLI's channel and user commands use it too.
+pub struct Services {
+    /// Loaded connectors.
+    pub connectors: Arc<ConnectorRegistry>,
+    /// Channels, from the database (after the configuration's are saved).
+    pub channels: Arc<ChannelDirectory>,
+    /// The database.
+    pub db: Db,
+    /// Seals channel secrets.
+    pub sealer: SecretBox,
+    /// The public base URL.
+    pub public_url: String,
+}
+
+impl Services {
+    /// Load connectors, open and migrate the database, save the configuration's channels and
+    /// load every channel.
+    pub async fn open(config: &Config) -> anyhow::Result<Services> {
         let runtime = Arc::new(Runtime::new(&config.runtime)?);
         let connectors = Arc::new(ConnectorRegistry::new(
             runtime,
@@ -40,7 +54,7 @@ impl Host {
         connectors.load_all().await?;
 
         let db = Db::connect(&config.storage.url).await?;
-        let sealer = secret_box(&config)?;
+        let sealer = secret_box(config)?;
         let public_url = config.public_url();
         let channels = Arc::new(ChannelDirectory::new(ChannelServices {
             public_url: public_url.clone(),
@@ -56,6 +70,15 @@ impl Host {
             }
             channels.upsert(channel);
         }
+        Ok(Services { connectors, channels, db, sealer, public_url })
+    }
+}
+
+impl Host {
+    /// Load everything, bind the listener and start serving. Any problem with the configuration,
+    /// a connector file or a channel is an error before the host takes traffic.
+    pub async fn start(config: Config) -> anyhow::Result<Host> {
+        let Services { connectors, channels, db, sealer, public_url } = Services::open(&config).await?;
         let workers = match db.dialect {
             Dialect::Sqlite => crate::config::defaults::INGEST_WORKERS_SQLITE,
             Dialect::Postgres => crate::config::defaults::INGEST_WORKERS_POSTGRES,
@@ -65,6 +88,7 @@ impl Host {
         let dispatch = Arc::new(tokio::sync::Notify::new());
         crate::delivery::Dispatcher::spawn(db.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
 
+        spawn_channel_refresh(db.clone(), sealer.clone(), channels.clone());
         if config.runtime.reload_interval_ms > 0 {
             connectors.spawn_watcher(Duration::from_millis(config.runtime.reload_interval_ms));
         }
@@ -149,4 +173,22 @@ fn secret_box(config: &Config) -> anyhow::Result<SecretBox> {
     }
     tracing::info!(file = %key_file.display(), "generated the key that encrypts channel secrets; back it up with the database");
     Ok(SecretBox::from_hex(&key).expect("a generated key is valid"))
+}
+
+/// Keep the channel directory in step with the database, which other hosts may change.
+fn spawn_channel_refresh(db: Db, sealer: SecretBox, channels: Arc<ChannelDirectory>) {
+    let weak = Arc::downgrade(&channels);
+    drop(channels);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(crate::config::defaults::CHANNEL_REFRESH_MS));
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(channels) = weak.upgrade() else { break };
+            match crate::store::channels::list(&db, &sealer, None).await {
+                Ok(all) => channels.replace_all(all),
+                Err(e) => tracing::warn!(error = %e, "could not refresh channels from the database"),
+            }
+        }
+    });
 }

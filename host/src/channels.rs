@@ -101,6 +101,14 @@ impl Channel {
     }
 }
 
+fn same(a: &Channel, b: &Channel) -> bool {
+    a.tenant == b.tenant
+        && a.connector == b.connector
+        && a.settings == b.settings
+        && a.egress == b.egress
+        && a.allow_private_egress == b.allow_private_egress
+}
+
 /// The shared services every channel context points at.
 #[derive(Clone)]
 pub struct ChannelServices {
@@ -134,6 +142,21 @@ impl ChannelDirectory {
     pub fn upsert(&self, channel: Channel) {
         let entry = Arc::new(Entry { channel: channel.clone(), context: Mutex::new(None) });
         self.entries.write().unwrap().insert(channel.id.clone(), entry);
+    }
+
+    /// Make the directory hold exactly `channels` (from the database), keeping the cached
+    /// sandbox context of every channel that did not change.
+    pub fn replace_all(&self, channels: Vec<Channel>) {
+        let mut entries = self.entries.write().unwrap();
+        let mut next = HashMap::with_capacity(channels.len());
+        for channel in channels {
+            let entry = match entries.remove(&channel.id) {
+                Some(e) if same(&e.channel, &channel) => e,
+                _ => Arc::new(Entry { channel: channel.clone(), context: Mutex::new(None) }),
+            };
+            next.insert(channel.id.clone(), entry);
+        }
+        *entries = next;
     }
 
     /// Remove a channel.

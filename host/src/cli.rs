@@ -30,6 +30,79 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Add, list and remove channels (stored in the configured database).
+    Channel {
+        /// The configuration file, for the database, connectors and public URL.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// The channel command.
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
+    /// Manage API users.
+    User {
+        /// The configuration file, for the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// The user command.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `switchboard channel ...`
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Add (or replace) a channel and print its webhook URL.
+    Add {
+        /// The channel id; its webhook is `/hooks/{id}`.
+        #[arg(long)]
+        id: String,
+        /// The owning tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The connector id.
+        #[arg(long)]
+        connector: String,
+        /// A setting, `key=value`; repeat for each.
+        #[arg(long = "setting", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Replace the connector's egress hosts; repeat for each.
+        #[arg(long = "egress", value_name = "HOST[:PORT]")]
+        egress: Vec<String>,
+        /// Allow egress to loopback and private addresses.
+        #[arg(long)]
+        allow_private_egress: bool,
+    },
+    /// List channels.
+    List {
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a channel; its history stays.
+    Remove {
+        /// The channel id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// `switchboard user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print an API token for it (shown once).
+    Add {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The user's name.
+        #[arg(long)]
+        name: String,
+        /// `admin` or `agent`.
+        #[arg(long, value_parser = ["admin", "agent"])]
+        role: String,
+    },
 }
 
 /// `switchboard plugin ...`
@@ -186,6 +259,19 @@ pub async fn inspect(file: &std::path::Path, json: bool) -> anyhow::Result<Strin
     Ok(out)
 }
 
+fn report(result: anyhow::Result<String>) -> i32 {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
 /// Install the tracing subscriber from the log configuration (`RUST_LOG` wins over the file).
 pub fn init_logging(config: &crate::config::LogConfig) {
     use tracing_subscriber::EnvFilter;
@@ -194,9 +280,69 @@ pub fn init_logging(config: &crate::config::LogConfig) {
     let _ = if config.format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
+async fn channel_command(config: Option<PathBuf>, command: ChannelCommand) -> anyhow::Result<String> {
+    let config = Config::load(config.as_deref())?;
+    let services = crate::app::Services::open(&config).await?;
+    match command {
+        ChannelCommand::Add { id, tenant, connector, settings, egress, allow_private_egress } => {
+            let mut parsed = std::collections::BTreeMap::new();
+            for entry in settings {
+                let (k, v) = entry
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--setting `{entry}` must be key=value"))?;
+                parsed.insert(k.trim().to_string(), v.to_string());
+            }
+            let channel = crate::channels::Channel {
+                id,
+                tenant,
+                connector,
+                settings: parsed,
+                egress: if egress.is_empty() { None } else { Some(egress) },
+                allow_private_egress,
+            };
+            let saved = crate::channels::save(&services.db, &services.sealer, &services.connectors, &services.channels, channel)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(format!(
+                "channel `{}` added for tenant `{}`; point the provider's webhook at {}/hooks/{}\n",
+                saved.id, saved.tenant, services.public_url, saved.id
+            ))
+        }
+        ChannelCommand::List { tenant } => {
+            let mut out = String::new();
+            for c in services.channels.all().iter().filter(|c| tenant.as_ref().is_none_or(|t| &c.tenant == t)) {
+                out.push_str(&format!("{}\t{}\t{}\t{}/hooks/{}\n", c.id, c.tenant, c.connector, services.public_url, c.id));
+            }
+            Ok(out)
+        }
+        ChannelCommand::Remove { id } => {
+            if crate::store::channels::remove(&services.db, None, &id).await? {
+                Ok(format!("channel `{id}` removed; its conversations stay\n"))
+            } else {
+                anyhow::bail!("no channel `{id}`; `switchboard channel list` shows them")
+            }
+        }
+    }
+}
+
+async fn user_command(config: Option<PathBuf>, command: UserCommand) -> anyhow::Result<String> {
+    let config = Config::load(config.as_deref())?;
+    let db = crate::store::Db::connect(&config.storage.url).await?;
+    match command {
+        UserCommand::Add { tenant, name, role } => {
+            crate::domain::ids::check_slug(&tenant).map_err(|why| anyhow::anyhow!("--tenant {why}"))?;
+            let id = crate::store::users::create_user(&db, &tenant, &name, &role).await?;
+            let token = crate::store::users::create_token(&db, &tenant, &id).await?;
+            Ok(format!("user {id} ({role}) created in tenant `{tenant}`\ntoken: {token}\n"))
+        }
+    }
+}
+
 /// Run the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Channel { config, command } => report(channel_command(config, command).await),
+        Command::User { config, command } => report(user_command(config, command).await),
         Command::Serve { config } => {
             let config = match Config::load(config.as_deref()) {
                 Ok(c) => c,

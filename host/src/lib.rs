@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod failpoints;
 pub mod http;
 pub mod ingest;
 pub mod runtime;

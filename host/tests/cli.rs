@@ -180,3 +180,54 @@ fn serve_rejects_a_channel_of_an_unknown_connector_and_a_missing_setting() {
     let err = stderr(&output);
     assert!(err.contains("broken.wasm") && err.contains("core WebAssembly module"), "{err}");
 }
+
+#[test]
+fn channel_add_list_remove_and_user_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let connectors = dir.path().join("connectors");
+    std::fs::create_dir_all(&connectors).unwrap();
+    std::fs::copy(built("connectors", "signed-webhook"), connectors.join("signed-webhook.wasm")).unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\npublic_url = \"https://cc.example.com\"\n[storage]\nurl = \"sqlite://{}\"\n[runtime]\nconnector_dir = \"{}\"\n",
+            dir.path().join("sb.db").display(),
+            connectors.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let output = switchboard(&[
+        "channel", "add", "--config", cfg, "--id", "acme-web", "--tenant", "acme", "--connector", "signed-webhook",
+        "--setting", "signing-secret=s3cret", "--setting", "api-token=t0ken", "--setting", "api-base-url=https://api.example.com",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("https://cc.example.com/hooks/acme-web"), "{}", stdout(&output));
+
+    let output = switchboard(&["channel", "list", "--config", cfg]);
+    let listed = stdout(&output);
+    assert!(listed.contains("acme-web\tacme\tsigned-webhook\thttps://cc.example.com/hooks/acme-web"), "{listed}");
+    assert!(!listed.contains("s3cret") && !listed.contains("t0ken"), "secrets are never printed");
+    let db = std::fs::read(dir.path().join("sb.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("s3cret"), "secrets are encrypted at rest");
+
+    let output = switchboard(&["channel", "add", "--config", cfg, "--id", "x", "--tenant", "acme", "--connector", "signed-webhook", "--setting", "nonsense"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("must be key=value"));
+    let output = switchboard(&["channel", "add", "--config", cfg, "--id", "x", "--tenant", "acme", "--connector", "signed-webhook", "--setting", "colour=red"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("setting `colour` is not declared"), "{}", stderr(&output));
+
+    let output = switchboard(&["channel", "remove", "--config", cfg, "--id", "acme-web"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&switchboard(&["channel", "list", "--config", cfg])).is_empty());
+    let output = switchboard(&["channel", "remove", "--config", cfg, "--id", "acme-web"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    let output = switchboard(&["user", "add", "--config", cfg, "--tenant", "acme", "--name", "Grace", "--role", "admin"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("token: sb_"), "{}", stdout(&output));
+    let output = switchboard(&["user", "add", "--config", cfg, "--tenant", "acme", "--name", "Grace", "--role", "owner"]);
+    assert_eq!(output.status.code(), Some(2), "clap refuses an unknown role");
+}

@@ -79,3 +79,7 @@ pub const OUTBOX_LEASE_MS: u64 = 60_000;
 
 /// Sends in flight at once per host.
 pub const DISPATCH_CONCURRENCY: usize = 64;
+
+/// How often a host re-reads channels from the database, which other hosts may change, in
+/// milliseconds.
+pub const CHANNEL_REFRESH_MS: u64 = 5_000;

@@ -22,10 +22,20 @@ pub async fn receive(State(state): State<AppState>, Path(channel_id): Path<Strin
 }
 
 async fn receive_inner(state: &AppState, channel_id: &str, request: Request) -> Result<Response, ApiError> {
-    let channel = state
-        .channels
-        .get(channel_id)
-        .ok_or_else(|| ApiError::not_found(format!("no channel `{channel_id}`; check the webhook URL configured at the provider")))?;
+    let channel = match state.channels.get(channel_id) {
+        Some(c) => c,
+        // Another host sharing the database may have added it since this host started.
+        None => match crate::store::channels::get(&state.db, &state.sealer, channel_id).await {
+            Ok(Some(c)) => {
+                state.channels.upsert(c.clone());
+                c
+            }
+            Ok(None) => {
+                return Err(ApiError::not_found(format!("no channel `{channel_id}`; check the webhook URL configured at the provider")));
+            }
+            Err(e) => return Err(ApiError::internal(e)),
+        },
+    };
     let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -71,7 +71,9 @@ impl Ingestor {
         let (reply, wait) = oneshot::channel();
         let job = Job { tenant: tenant.into(), channel: channel.into(), events, reply };
         self.queue.send(job).await.map_err(|_| IngestError("the ingest queue is closed".into()))?;
-        wait.await.map_err(|_| IngestError("the ingest worker stopped".into()))?.map_err(IngestError)
+        let report = wait.await.map_err(|_| IngestError("the ingest worker stopped".into()))?.map_err(IngestError)?;
+        crate::failpoints::check(crate::failpoints::Point::IngestAfterCommit).await;
+        Ok(report)
     }
 }
 
@@ -102,6 +104,7 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
         let target = IngestTarget { tenant: &job.tenant, channel: &job.channel, now_ms: now, reopen_window_ms };
         reports.push(apply(&mut tx, &target, &job.events, db.dialect).await?);
     }
+    crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;
     Ok(reports)
 }

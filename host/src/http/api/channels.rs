@@ -86,6 +86,7 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
         return Err(ApiError::not_found(format!("no channel `{id}`")));
     }
     crate::store::channels::remove(&state.db, Some(&caller.0.tenant), &id).await?;
+    // Other hosts drop it at their next refresh from the database.
     state.channels.remove(&id);
     Ok(StatusCode::NO_CONTENT)
 }
