@@ -479,3 +479,69 @@ async fn two_hosts_on_one_postgres_drain_one_outbox_without_sending_twice() {
     ids.sort();
     assert_eq!(references, ids, "every message was sent");
 }
+
+async fn admin_api_channels_users_presence_and_merge(backend: Backend) {
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(backend, &provider).await;
+    let (_, admin) = token(&host, "acme", "admin").await;
+    let (_, agent) = token(&host, "acme", "agent").await;
+
+    // Channels: agents cannot add them; admins can, and get the webhook URL back.
+    let body = json!({ "id": "acme-2", "connector": "signed-webhook",
+        "settings": { "signing-secret": SECRET, "api-token": "tok2", "api-base-url": provider.url() }, "allow_private_egress": true });
+    let (status, _) = host.api_send("POST", &agent, "/v1/channels", &body).await;
+    assert_eq!(status, 403);
+    let (status, created) = host.api_send("POST", &admin, "/v1/channels", &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created["webhook_url"].as_str().unwrap().ends_with("/hooks/acme-2"));
+    assert_eq!(created["settings"]["api-token"], "********");
+    let (status, answer) = host.api_send("POST", &admin, "/v1/channels", &json!({ "id": "acme-3", "connector": "signed-webhook" })).await;
+    assert_eq!(status, 422);
+    assert!(answer["error"]["message"].as_str().unwrap().contains("requires setting `signing-secret`"), "{answer}");
+    let (status, _) = host.api_send("POST", &admin, "/v1/channels", &json!({ "id": "other", "connector": "signed-webhook", "settings": {} })).await;
+    assert_eq!(status, 409, "another tenant's channel id is taken");
+    assert_eq!(post_events(&host, "acme-2", json!([inbound("n-1", "cust-2", "via the new channel")])).await.status(), 200);
+
+    // Users and presence.
+    let (status, user) = host.api_send("POST", &admin, "/v1/users", &json!({ "name": "Linus", "role": "agent" })).await;
+    assert_eq!(status, 201);
+    let new_token = user["token"].as_str().unwrap();
+    let (status, me) = host.api_send("PUT", new_token, "/v1/me/presence", &json!({ "presence": "available", "capacity": { "whatsapp": 4, "voice": 1 } })).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["presence"], "available");
+    assert_eq!(me["user"]["capacity"]["voice"], 1);
+    let (status, _) = host.api_send("PUT", new_token, "/v1/me/presence", &json!({ "presence": "asleep" })).await;
+    assert_eq!(status, 422);
+
+    // Two contacts (one per channel, different numbers) merged into one: the survivor keeps both
+    // identities and both conversations.
+    post_events(&host, "demo", json!([{ "type": "message", "id": "m-9", "from": { "id": "cust-9", "name": "Bo" }, "text": "hi" }])).await;
+    let (_, page) = host.api_get(&agent, "/v1/conversations").await;
+    let contacts: Vec<String> = page["items"].as_array().unwrap().iter().map(|c| c["contact_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(contacts.len(), 2);
+    let (status, merged) = host.api_send("POST", &agent, &format!("/v1/contacts/{}/merge", contacts[1]), &json!({ "from": contacts[0] })).await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["identities"].as_array().unwrap().len(), 2);
+    let (_, page) = host.api_get(&agent, &format!("/v1/conversations?contact_id={}", contacts[1])).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let (status, _) = host.api_send("POST", &agent, &format!("/v1/contacts/{}/merge", contacts[1]), &json!({ "from": contacts[0] })).await;
+    assert_eq!(status, 404, "an already merged contact cannot be merged again");
+}
+on_both!(admin_api_channels_users_presence_and_merge);
+
+#[tokio::test]
+async fn openapi_document_describes_the_api() {
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(Backend::Sqlite, &provider).await;
+    let doc: Value = host.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/v1/conversations", "/v1/conversations/{id}", "/v1/conversations/{id}/messages", "/v1/conversations/{id}/assign",
+        "/v1/conversations/{id}/claim", "/v1/conversations/{id}/status", "/v1/conversations/{id}/priority",
+        "/v1/conversations/{id}/labels", "/v1/conversations/{id}/notes", "/v1/conversations/{id}/typing", "/v1/messages/{id}",
+        "/v1/contacts", "/v1/contacts/{id}", "/v1/contacts/{id}/attributes", "/v1/contacts/{id}/notes", "/v1/contacts/{id}/merge",
+        "/v1/channels", "/v1/channels/{id}", "/v1/users", "/v1/me", "/v1/me/presence", "/v1/events", "/hooks/{channel}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+}

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod hooks;
+pub mod openapi;
 pub mod ops;
 
 use crate::channels::ChannelDirectory;

@@ -34,5 +34,5 @@ pub async fn not_found() -> ApiError {
 
 /// The API's OpenAPI document.
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+    axum::Json(super::openapi::document())
 }
