@@ -87,6 +87,14 @@ impl Host {
         let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers);
         let dispatch = Arc::new(tokio::sync::Notify::new());
         crate::delivery::Dispatcher::spawn(db.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
+        crate::delivery::media::spawn(
+            db.clone(),
+            connectors.clone(),
+            channels.clone(),
+            crate::config::defaults::MAX_ATTACHMENT_BYTES,
+            Duration::from_millis(config.delivery.poll_interval_ms),
+            config.delivery.retry_base_ms,
+        );
 
         spawn_channel_refresh(db.clone(), sealer.clone(), channels.clone());
         if config.runtime.reload_interval_ms > 0 {

@@ -23,6 +23,8 @@ pub struct Channel {
     pub egress: Option<Vec<String>>,
     /// Allow private and loopback destinations.
     pub allow_private_egress: bool,
+    /// Let human agents answer with the channel's human-agent tag after the reply window.
+    pub human_agent_tag: bool,
 }
 
 impl From<&ChannelConfig> for Channel {
@@ -34,6 +36,7 @@ impl From<&ChannelConfig> for Channel {
             settings: c.settings.clone(),
             egress: c.egress.clone(),
             allow_private_egress: c.allow_private_egress,
+            human_agent_tag: c.human_agent_tag,
         }
     }
 }
@@ -107,6 +110,7 @@ fn same(a: &Channel, b: &Channel) -> bool {
         && a.settings == b.settings
         && a.egress == b.egress
         && a.allow_private_egress == b.allow_private_egress
+        && a.human_agent_tag == b.human_agent_tag
 }
 
 /// The shared services every channel context points at.

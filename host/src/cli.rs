@@ -299,6 +299,7 @@ async fn channel_command(config: Option<PathBuf>, command: ChannelCommand) -> an
                 settings: parsed,
                 egress: if egress.is_empty() { None } else { Some(egress) },
                 allow_private_egress,
+                human_agent_tag: false,
             };
             let saved = crate::channels::save(&services.db, &services.sealer, &services.connectors, &services.channels, channel)
                 .await

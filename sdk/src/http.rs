@@ -116,6 +116,32 @@ impl Request {
         self.header("content-type", "application/x-www-form-urlencoded")
     }
 
+    /// A `multipart/form-data` body (for media uploads).
+    pub fn multipart(mut self, parts: &[FormPart]) -> Request {
+        // The boundary only has to be absent from the parts; check and lengthen it if need be.
+        let mut boundary = String::from("switchboard-boundary-7d3e1f");
+        while parts.iter().any(|p| contains(&p.data, boundary.as_bytes())) {
+            boundary.push('x');
+        }
+        let mut body = Vec::new();
+        for part in parts {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", part.name).as_bytes());
+            if let Some(filename) = &part.filename {
+                body.extend_from_slice(format!("; filename=\"{}\"", filename.replace('"', "")).as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            if let Some(content_type) = &part.content_type {
+                body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&part.data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.body = body;
+        self.header("content-type", &format!("multipart/form-data; boundary={boundary}"))
+    }
+
     /// A raw body with a content type.
     pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Request {
         self.body = body;
@@ -127,6 +153,35 @@ impl Request {
         let url = ParsedUrl::parse(&self.url)?;
         transport::send(self, url)
     }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone)]
+pub struct FormPart {
+    /// The field name.
+    pub name: String,
+    /// A file name, for file parts.
+    pub filename: Option<String>,
+    /// The part's content type.
+    pub content_type: Option<String>,
+    /// The content.
+    pub data: Vec<u8>,
+}
+
+impl FormPart {
+    /// A plain text field.
+    pub fn text(name: &str, value: &str) -> FormPart {
+        FormPart { name: name.into(), filename: None, content_type: None, data: value.as_bytes().to_vec() }
+    }
+
+    /// A file field.
+    pub fn file(name: &str, filename: &str, content_type: &str, data: Vec<u8>) -> FormPart {
+        FormPart { name: name.into(), filename: Some(filename.into()), content_type: Some(content_type.into()), data }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// An absolute `http` or `https` URL split into the parts `wasi:http` wants.
@@ -261,6 +316,15 @@ mod transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_bodies() {
+        let r = Request::post("https://x/y").multipart(&[FormPart::text("messaging_product", "whatsapp"), FormPart::file("file", "a.png", "image/png", b"PNG".to_vec())]);
+        let body = String::from_utf8(r.body.clone()).unwrap();
+        assert!(body.contains("Content-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"));
+        assert!(body.contains("name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n"));
+        assert!(body.ends_with("--switchboard-boundary-7d3e1f--\r\n"));
+    }
 
     #[test]
     fn parses_urls() {

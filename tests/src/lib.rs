@@ -88,6 +88,7 @@ pub fn channel(id: &str, tenant: &str, connector: &str, settings: &[(&str, &str)
         settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         egress: None,
         allow_private_egress: false,
+        human_agent_tag: false,
     }
 }
 

@@ -83,3 +83,6 @@ pub const DISPATCH_CONCURRENCY: usize = 64;
 /// How often a host re-reads channels from the database, which other hosts may change, in
 /// milliseconds.
 pub const CHANNEL_REFRESH_MS: u64 = 5_000;
+
+/// Largest media item downloaded from a provider and kept as an attachment (16 MiB).
+pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024 * 1024;

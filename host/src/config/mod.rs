@@ -189,6 +189,10 @@ pub struct ChannelConfig {
     /// providers only.
     #[serde(default)]
     pub allow_private_egress: bool,
+    /// Let human agents answer after the reply window with the channel's human-agent tag
+    /// (Instagram: up to 7 days). Off unless set.
+    #[serde(default)]
+    pub human_agent_tag: bool,
 }
 
 /// A configuration problem, naming the key or file and the fix.

@@ -1,6 +1,7 @@
 //! The dispatcher: takes due messages from the outbox, hands them to their channel's connector,
 //! and records the receipt, a retry, or the failure with the provider's reason.
 
+pub mod media;
 pub mod payload;
 
 use crate::channels::ChannelDirectory;
@@ -32,13 +33,15 @@ pub struct Dispatcher {
     config: DeliveryConfig,
     owner: String,
     wake: Arc<Notify>,
+    /// Channels whose credentials were refused; cleared by their next success.
+    unhealthy: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Dispatcher {
     /// Start the dispatcher; `wake` is notified when a message is queued.
     pub fn spawn(db: Db, connectors: Arc<ConnectorRegistry>, channels: Arc<ChannelDirectory>, config: DeliveryConfig, wake: Arc<Notify>) {
         let owner = format!("host-{}", uuid::Uuid::new_v4());
-        let dispatcher = Arc::new(Dispatcher { db, connectors, channels, config, owner, wake });
+        let dispatcher = Arc::new(Dispatcher { db, connectors, channels, config, owner, wake, unhealthy: Default::default() });
         tokio::spawn(async move { dispatcher.run().await });
     }
 
@@ -72,7 +75,12 @@ impl Dispatcher {
     async fn deliver(&self, row: Claimed) {
         let outcome = self.attempt(&row).await;
         let result = match outcome {
-            Outcome::Accepted { provider_id, segments } => outbox::delivered(&self.db, &row, &self.owner, &provider_id, segments).await,
+            Outcome::Accepted { provider_id, segments } => {
+                if self.unhealthy.lock().unwrap().remove(&row.channel_id) {
+                    let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
+                }
+                outbox::delivered(&self.db, &row, &self.owner, &provider_id, segments).await
+            }
             Outcome::Retry { error, retry_after_ms } => {
                 let attempt = row.attempts as u32 + 1;
                 if attempt >= self.config.max_attempts {
@@ -88,6 +96,12 @@ impl Dispatcher {
             Outcome::Fail(error) => {
                 if error.category == "auth" {
                     tracing::error!(channel = %row.channel_id, code = %error.code, "the channel's credentials were refused: {}; fix the channel's settings", error.title);
+                    self.unhealthy.lock().unwrap().insert(row.channel_id.clone());
+                    let problem = serde_json::json!({
+                        "status": "credentials_refused", "code": error.code, "title": error.title, "at": now_ms(),
+                        "fix": "update the channel's access token or credentials",
+                    });
+                    let _ = crate::store::channels::set_health(&self.db, &row.channel_id, Some(&problem)).await;
                 }
                 outbox::failed(&self.db, &row, &self.owner, &error).await
             }
@@ -113,7 +127,26 @@ impl Dispatcher {
             Ok(c) => c,
             Err(why) => return Outcome::Retry { error: problem("channel-misconfigured", why), retry_after_ms: None },
         };
-        let message = payload.to_wit(&row.message_id);
+        let upload = match &payload.content {
+            crate::domain::outbound::OutboundContent::Media { media } => media.attachment_id.clone(),
+            _ => None,
+        };
+        let data = match upload {
+            Some(id) => match crate::store::attachments::get(&self.db, &row.tenant, &id).await {
+                Ok(Some((_, bytes))) => Some(bytes),
+                Ok(None) => {
+                    return Outcome::Fail(ProviderError { category: "rejected".into(), ..problem("no-attachment", format!("attachment `{id}` does not exist")) });
+                }
+                Err(e) => return Outcome::Retry { error: problem("storage", e.to_string()), retry_after_ms: None },
+            },
+            None => None,
+        };
+        let mut message = payload.to_wit(&row.message_id, data.as_ref());
+        if let Some(mime) = data.as_ref().and(payload.mime_hint()) {
+            if let wit::OutboundContent::Media(m) = &mut message.content {
+                m.mime_type.get_or_insert(mime);
+            }
+        }
         match self.connectors.runtime().send(&connector, context, message).await {
             Ok(Ok(receipt)) => Outcome::Accepted { provider_id: receipt.provider_message_id, segments: receipt.segments },
             Ok(Err(error)) => {

@@ -17,6 +17,9 @@ pub struct Payload {
     /// Provider tag chosen by policy.
     #[serde(default)]
     pub tag: Option<String>,
+    /// MIME type of an uploaded attachment.
+    #[serde(default)]
+    pub attachment_mime: Option<String>,
 }
 
 fn media_kind(kind: &str) -> wit::MediaKind {
@@ -31,11 +34,11 @@ fn media_kind(kind: &str) -> wit::MediaKind {
     }
 }
 
-fn media(m: &OutboundMedia) -> wit::OutboundMedia {
+fn media(m: &OutboundMedia, data: Option<&Vec<u8>>) -> wit::OutboundMedia {
     wit::OutboundMedia {
         kind: media_kind(&m.kind),
-        url: Some(m.url.clone()),
-        data: None,
+        url: m.url.clone(),
+        data: data.cloned(),
         mime_type: m.mime_type.clone(),
         filename: m.filename.clone(),
         caption: m.caption.clone(),
@@ -43,11 +46,17 @@ fn media(m: &OutboundMedia) -> wit::OutboundMedia {
 }
 
 impl Payload {
-    /// The contract's message for the connector.
-    pub fn to_wit(&self, message_id: &str) -> wit::OutboundMessage {
+    /// The MIME type recorded with an uploaded attachment, if the payload carries one.
+    pub fn mime_hint(&self) -> Option<String> {
+        self.attachment_mime.clone()
+    }
+
+    /// The contract's message for the connector; `data` holds the bytes of an uploaded
+    /// attachment, when the media names one.
+    pub fn to_wit(&self, message_id: &str, data: Option<&Vec<u8>>) -> wit::OutboundMessage {
         let content = match &self.content {
             OutboundContent::Text { text } => wit::OutboundContent::Text(text.clone()),
-            OutboundContent::Media { media: m } => wit::OutboundContent::Media(media(m)),
+            OutboundContent::Media { media: m } => wit::OutboundContent::Media(media(m, data)),
             OutboundContent::Template { template } => wit::OutboundContent::Template(wit::TemplateMessage {
                 name: template.name.clone(),
                 language: template.language.clone(),
@@ -67,7 +76,7 @@ impl Payload {
                                     wit::TemplateParameter::Currency((code.clone(), *amount_1000, fallback.clone()))
                                 }
                                 TemplateParameter::DateTime { fallback } => wit::TemplateParameter::DateTime(fallback.clone()),
-                                TemplateParameter::Media { media: m } => wit::TemplateParameter::Media(media(m)),
+                                TemplateParameter::Media { media: m } => wit::TemplateParameter::Media(media(m, None)),
                                 TemplateParameter::Payload { payload } => wit::TemplateParameter::Payload(payload.clone()),
                             })
                             .collect(),

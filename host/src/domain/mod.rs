@@ -8,3 +8,4 @@ pub mod delivery;
 pub mod ids;
 pub mod outbound;
 pub mod policy;
+pub mod routing;

@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 pub struct OutboundMedia {
     /// `image`, `audio`, `voice`, `video`, `document`, `sticker` or `file`.
     pub kind: String,
-    /// Where the provider fetches it.
-    pub url: String,
+    /// Where the provider fetches it (or give `attachment_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An attachment uploaded with `POST /v1/attachments`; the connector uploads its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<String>,
     /// Caption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
@@ -166,19 +170,25 @@ pub enum OutboundContent {
     },
 }
 
+fn media_kind_ok(kind: &str) -> Result<(), String> {
+    if ["image", "audio", "voice", "video", "document", "sticker", "file"].contains(&kind) {
+        Ok(())
+    } else {
+        Err(format!("`media.kind` is `{kind}`; use image, audio, voice, video, document, sticker or file"))
+    }
+}
+
 impl OutboundContent {
     /// Check the shape beyond what the types say. The message names the field.
     pub fn validate(&self) -> Result<(), String> {
         match self {
             OutboundContent::Text { text } if text.trim().is_empty() => Err("`text` is empty".into()),
-            OutboundContent::Media { media } if !media.url.starts_with("https://") && !media.url.starts_with("http://") => {
-                Err("`media.url` must be an http(s) URL".into())
-            }
-            OutboundContent::Media { media }
-                if !["image", "audio", "voice", "video", "document", "sticker", "file"].contains(&media.kind.as_str()) =>
-            {
-                Err(format!("`media.kind` is `{}`; use image, audio, voice, video, document, sticker or file", media.kind))
-            }
+            OutboundContent::Media { media } => match (&media.url, &media.attachment_id) {
+                (Some(url), None) if url.starts_with("https://") || url.starts_with("http://") => media_kind_ok(&media.kind),
+                (Some(_), None) => Err("`media.url` must be an http(s) URL".into()),
+                (None, Some(_)) => media_kind_ok(&media.kind),
+                _ => Err("`media` needs exactly one of `url` and `attachment_id`".into()),
+            },
             OutboundContent::Interactive { interactive } => match (&interactive.buttons, &interactive.list) {
                 (Some(b), None) if !b.is_empty() && b.len() <= 10 => Ok(()),
                 (None, Some(l)) if !l.sections.is_empty() && l.sections.len() <= 10 => Ok(()),

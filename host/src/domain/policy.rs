@@ -33,6 +33,9 @@ pub struct ChannelRules {
     pub templates: bool,
     /// Interactive messages supported.
     pub interactive: bool,
+    /// How long after the customer's last message a human agent may still answer with the
+    /// channel's human-agent tag, when the operator enabled it for the channel.
+    pub human_agent_window_seconds: Option<u64>,
 }
 
 /// What the host knows about the conversation.
@@ -55,8 +58,17 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// How an accepted send must go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allowed {
+    /// As it is.
+    Plain,
+    /// With the channel's human-agent tag: outside the reply window, inside the tag's window.
+    HumanAgentTag,
+}
+
 /// Check a send against the channel's rules and the conversation's facts at `now_ms`.
-pub fn check_send(kind: &SendKind, rules: &ChannelRules, facts: &ConversationFacts, now_ms: i64) -> Result<(), Refusal> {
+pub fn check_send(kind: &SendKind, rules: &ChannelRules, facts: &ConversationFacts, now_ms: i64) -> Result<Allowed, Refusal> {
     if facts.opted_out {
         return Err(Refusal {
             code: "opted_out",
@@ -99,8 +111,11 @@ pub fn check_send(kind: &SendKind, rules: &ChannelRules, facts: &ConversationFac
     if *kind != SendKind::Template
         && let Some(window) = rules.reply_window_seconds
     {
-        let open = !facts.window_closed
-            && facts.last_inbound_ms.is_some_and(|last| now_ms - last <= (window as i64) * 1000);
+        let within = |seconds: u64| facts.last_inbound_ms.is_some_and(|last| now_ms - last <= (seconds as i64) * 1000);
+        let open = !facts.window_closed && within(window);
+        if !open && rules.human_agent_window_seconds.is_some_and(within) {
+            return Ok(Allowed::HumanAgentTag);
+        }
         if !open {
             return Err(Refusal {
                 code: "reply_window_closed",
@@ -111,7 +126,7 @@ pub fn check_send(kind: &SendKind, rules: &ChannelRules, facts: &ConversationFac
             });
         }
     }
-    Ok(())
+    Ok(Allowed::Plain)
 }
 
 #[cfg(test)]
@@ -125,6 +140,7 @@ mod tests {
             attachment_kinds: vec!["image".into()],
             templates: true,
             interactive: true,
+            human_agent_window_seconds: None,
         }
     }
 
@@ -142,6 +158,17 @@ mod tests {
         let never = ConversationFacts::default();
         assert_eq!(check_send(&text, &whatsapp(), &never, 2_000).unwrap_err().code, "reply_window_closed");
         assert!(check_send(&text, &ChannelRules::default(), &never, 2_000).is_ok());
+    }
+
+    #[test]
+    fn human_agent_tag_extends_the_window_when_enabled() {
+        let day = 86_400_000;
+        let instagram = ChannelRules { human_agent_window_seconds: Some(7 * 86_400), ..whatsapp() };
+        let facts = ConversationFacts { last_inbound_ms: Some(0), ..Default::default() };
+        let text = SendKind::Text { chars: 5 };
+        assert_eq!(check_send(&text, &instagram, &facts, day / 2), Ok(Allowed::Plain));
+        assert_eq!(check_send(&text, &instagram, &facts, 3 * day), Ok(Allowed::HumanAgentTag));
+        assert_eq!(check_send(&text, &instagram, &facts, 8 * day).unwrap_err().code, "reply_window_closed");
     }
 
     #[test]

@@ -19,6 +19,7 @@ const MAX_BATCH: usize = 256;
 struct Job {
     tenant: String,
     channel: String,
+    tier: &'static str,
     events: Vec<InboundEvent>,
     reply: oneshot::Sender<Result<IngestReport, String>>,
 }
@@ -64,12 +65,12 @@ impl Ingestor {
     }
 
     /// Commit one webhook's events; returns once they are durable.
-    pub async fn commit(&self, tenant: &str, channel: &str, events: Vec<InboundEvent>) -> Result<IngestReport, IngestError> {
+    pub async fn commit(&self, tenant: &str, channel: &str, tier: &'static str, events: Vec<InboundEvent>) -> Result<IngestReport, IngestError> {
         if events.is_empty() {
             return Ok(IngestReport::default());
         }
         let (reply, wait) = oneshot::channel();
-        let job = Job { tenant: tenant.into(), channel: channel.into(), events, reply };
+        let job = Job { tenant: tenant.into(), channel: channel.into(), tier, events, reply };
         self.queue.send(job).await.map_err(|_| IngestError("the ingest queue is closed".into()))?;
         let report = wait.await.map_err(|_| IngestError("the ingest worker stopped".into()))?.map_err(IngestError)?;
         crate::failpoints::check(crate::failpoints::Point::IngestAfterCommit).await;
@@ -101,7 +102,7 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
     let mut tx = db.begin_for(&tenants).await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let target = IngestTarget { tenant: &job.tenant, channel: &job.channel, now_ms: now, reopen_window_ms };
+        let target = IngestTarget { tenant: &job.tenant, channel: &job.channel, now_ms: now, reopen_window_ms, tier: job.tier };
         reports.push(apply(&mut tx, &target, &job.events, db.dialect).await?);
     }
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;

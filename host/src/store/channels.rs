@@ -24,10 +24,11 @@ pub async fn upsert(db: &Db, sealer: &SecretBox, channel: &Channel, is_secret: i
     let sealed = sealer.seal(serde_json::to_string(&secret).unwrap().as_bytes());
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO channels (id, tenant_id, connector, settings, secrets, egress, allow_private_egress, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        "INSERT INTO channels (id, tenant_id, connector, settings, secrets, egress, allow_private_egress, human_agent_tag, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
          ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, settings = excluded.settings, secrets = excluded.secrets,
-             egress = excluded.egress, allow_private_egress = excluded.allow_private_egress, updated_at = excluded.updated_at",
+             egress = excluded.egress, allow_private_egress = excluded.allow_private_egress, human_agent_tag = excluded.human_agent_tag,
+             updated_at = excluded.updated_at",
     )
     .bind(&channel.id)
     .bind(&channel.tenant)
@@ -36,6 +37,7 @@ pub async fn upsert(db: &Db, sealer: &SecretBox, channel: &Channel, is_secret: i
     .bind(sealed)
     .bind(channel.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()))
     .bind(i64::from(channel.allow_private_egress))
+    .bind(i64::from(channel.human_agent_tag))
     .bind(now)
     .execute(&db.pool)
     .await?;
@@ -56,10 +58,11 @@ fn decode(sealer: &SecretBox, row: &sqlx::any::AnyRow) -> anyhow::Result<Channel
         settings,
         egress: egress.map(|e| serde_json::from_str(&e)).transpose()?,
         allow_private_egress: row.get::<i64, _>("allow_private_egress") != 0,
+        human_agent_tag: row.get::<i64, _>("human_agent_tag") != 0,
     })
 }
 
-const COLUMNS: &str = "id, tenant_id, connector, settings, secrets, egress, allow_private_egress";
+const COLUMNS: &str = "id, tenant_id, connector, settings, secrets, egress, allow_private_egress, human_agent_tag";
 
 /// One channel by id, with its secrets opened.
 pub async fn get(db: &Db, sealer: &SecretBox, id: &str) -> anyhow::Result<Option<Channel>> {
@@ -150,4 +153,23 @@ impl crate::runtime::StateStore for DbStateStore {
             .await?;
         Ok(())
     }
+}
+
+/// Record (or clear, with `None`) a channel's health problem, such as refused credentials.
+pub async fn set_health(db: &Db, id: &str, problem: Option<&serde_json::Value>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE channels SET health = $1 WHERE id = $2")
+        .bind(problem.map(|p| p.to_string()))
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Health problems of channels, by id.
+pub async fn health(db: &Db, tenant: &str) -> sqlx::Result<std::collections::HashMap<String, serde_json::Value>> {
+    let rows = sqlx::query("SELECT id, health FROM channels WHERE tenant_id = $1 AND health IS NOT NULL").bind(tenant).fetch_all(&db.pool).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r.get::<String, _>("id"), serde_json::from_str(&r.get::<String, _>("health")).ok()?)))
+        .collect())
 }

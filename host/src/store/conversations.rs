@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, priority, assignee_id, team, labels, window_closed, \
+const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, priority, tier, thread, assignee_id, team, labels, window_closed, \
     first_inbound_at, first_response_at, last_inbound_at, last_outbound_at, resolved_at, created_at, updated_at";
 
 fn conversation_json(r: &AnyRow) -> Value {
@@ -18,6 +18,8 @@ fn conversation_json(r: &AnyRow) -> Value {
         "contact_id": r.get::<String, _>("contact_id"),
         "status": r.get::<String, _>("status"),
         "priority": r.get::<String, _>("priority"),
+        "tier": r.get::<String, _>("tier"),
+        "thread": r.get::<String, _>("thread"),
         "assignee_id": r.get::<Option<String>, _>("assignee_id"),
         "team": r.get::<Option<String>, _>("team"),
         "labels": labels,
@@ -409,6 +411,49 @@ pub async fn queue_outbound(db: &Db, m: NewOutbound<'_>) -> sqlx::Result<(String
     publish(&mut tx, m.tenant, "message.created", &data, now).await?;
     tx.commit().await?;
     Ok((id, true))
+}
+
+/// Record a message the provider already accepted (a private reply): no outbox row.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_sent(
+    db: &Db,
+    tenant: &str,
+    conversation: &str,
+    context: &SendContext,
+    author: &str,
+    parts: Value,
+    provider_id: Option<&str>,
+    extra: Value,
+) -> sqlx::Result<String> {
+    let now = now_ms();
+    let id = new_id();
+    let mut tx = db.begin_for(&[tenant]).await?;
+    sqlx::query(
+        "INSERT INTO messages (id, tenant_id, conversation_id, channel_id, contact_id, direction, provider_message_id, parts, author_id, status, extra, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'outbound', $6, $7, $8, 'sent', $9, $10, $10)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(conversation)
+    .bind(&context.channel_id)
+    .bind(&context.contact_id)
+    .bind(provider_id)
+    .bind(parts.to_string())
+    .bind(author)
+    .bind(extra.to_string())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE conversations SET last_outbound_at = $1, first_response_at = COALESCE(first_response_at, $1), updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(conversation)
+        .execute(&mut *tx)
+        .await?;
+    let data = json!({ "conversation_id": conversation, "message_id": id, "contact_id": context.contact_id, "direction": "outbound", "parts": parts });
+    timeline(&mut tx, tenant, &context.contact_id, Some(conversation), "message", &data, now).await?;
+    publish(&mut tx, tenant, "message.created", &data, now).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// A contact with its identities, attributes and cross-channel timeline.

@@ -16,6 +16,9 @@ pub struct IngestTarget<'a> {
     pub now_ms: i64,
     /// How long after resolution an inbound message reopens a conversation.
     pub reopen_window_ms: i64,
+    /// The routing tier of the channel's direct conversations (`immediate` or `reactive`);
+    /// comment threads are always `proactive`.
+    pub tier: &'a str,
 }
 
 /// What a batch did, for logs and tests.
@@ -135,12 +138,13 @@ pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>
 }
 
 /// The conversation a new inbound item joins (creating or reopening one).
-async fn thread(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, contact: &str) -> sqlx::Result<(String, bool)> {
+async fn thread(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, contact: &str, kind: &str) -> sqlx::Result<(String, bool)> {
     let row = sqlx::query(
-        "SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND channel_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+        "SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND channel_id = $2 AND thread = $3 ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(contact)
     .bind(t.channel)
+    .bind(kind)
     .fetch_optional(&mut **tx)
     .await?;
     let latest = row.map(|r| LatestConversation {
@@ -168,17 +172,22 @@ async fn thread(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, contact: &s
         }
         Threading::Start => {
             let id = new_id();
+            let tier = if kind == "comment" { "proactive" } else { t.tier };
             sqlx::query(
-                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, status, tier, thread, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7)",
             )
             .bind(&id)
             .bind(t.tenant)
             .bind(t.channel)
             .bind(contact)
+            .bind(tier)
+            .bind(kind)
             .bind(t.now_ms)
             .execute(&mut **tx)
             .await?;
-            timeline(tx, t.tenant, contact, Some(&id), "conversation.opened", &serde_json::json!({ "channel": t.channel }), t.now_ms).await?;
+            let data = serde_json::json!({ "channel": t.channel, "tier": tier, "thread": kind });
+            timeline(tx, t.tenant, contact, Some(&id), "conversation.opened", &data, t.now_ms).await?;
             Ok((id, true))
         }
     }
@@ -199,7 +208,8 @@ async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &
         return Ok(());
     }
     let contact = resolve_contact(tx, t, &m.contact).await?;
-    let (conversation, _new) = thread(tx, t, &contact).await?;
+    let thread_kind = if m.extra.get("comment").is_some() { "comment" } else { "direct" };
+    let (conversation, _new) = thread(tx, t, &contact, thread_kind).await?;
     let id = new_id();
     let (direction, status) = if m.outbound { ("outbound", DeliveryState::Sent) } else { ("inbound", DeliveryState::Received) };
     let parts = serde_json::to_string(&m.parts).expect("parts serialize");
@@ -228,6 +238,24 @@ async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &
     if inserted.rows_affected() == 0 {
         report.duplicates += 1;
         return Ok(());
+    }
+    // Media the provider holds is downloaded after the commit, by the media worker.
+    for (index, part) in m.parts.iter().enumerate() {
+        if let crate::domain::content::Part::Media { media } = part
+            && (media.provider_media_id.is_some() || media.url.is_some())
+        {
+            sqlx::query(
+                "INSERT INTO media_jobs (message_id, part_index, tenant_id, channel_id, media, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&id)
+            .bind(index as i64)
+            .bind(t.tenant)
+            .bind(t.channel)
+            .bind(serde_json::to_string(media).expect("media serializes"))
+            .bind(t.now_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
     }
     let column = if m.outbound { "last_outbound_at" } else { "last_inbound_at" };
     let first = if m.outbound { "first_response_at" } else { "first_inbound_at" };

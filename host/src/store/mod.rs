@@ -1,6 +1,7 @@
 //! The store: SQLite (embedded default) or PostgreSQL, chosen by URL, behind one sqlx `Any` pool.
 //! The SQL is shared; [`Dialect`] covers the few places where the two differ.
 
+pub mod attachments;
 pub mod channels;
 pub mod ingest;
 pub mod conversations;
@@ -117,7 +118,11 @@ impl Db {
                 continue;
             }
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                tx.execute(statement.replace("{serial}", serial).as_str())
+                let blob = match self.dialect {
+                    Dialect::Sqlite => "BLOB",
+                    Dialect::Postgres => "BYTEA",
+                };
+                tx.execute(statement.replace("{serial}", serial).replace("{blob}", blob).as_str())
                     .await
                     .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
             }

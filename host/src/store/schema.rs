@@ -1,10 +1,10 @@
 //! The schema, as numbered migrations. A migration, once released, never changes: add a new one.
 //!
 //! Every row carries its tenant. SQL is shared by SQLite and PostgreSQL; `{serial}` stands for
-//! each one's auto-increment key.
+//! each one's auto-increment key and `{blob}` for its byte-string type.
 
 /// Migrations in order: (version, SQL statements separated by `;`).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = r#"
 CREATE TABLE tenants (
@@ -194,5 +194,40 @@ CREATE TABLE connector_state (
     tenant_id TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (channel_id, key)
+)
+"#;
+
+/// Routing tiers and comment threads, the human-agent tag, channel health, attachments and the
+/// media download queue.
+const V2: &str = r#"
+ALTER TABLE conversations ADD COLUMN tier TEXT NOT NULL DEFAULT 'reactive';
+ALTER TABLE conversations ADD COLUMN thread TEXT NOT NULL DEFAULT 'direct';
+ALTER TABLE channels ADD COLUMN human_agent_tag BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN health TEXT;
+
+CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    message_id TEXT,
+    mime_type TEXT,
+    filename TEXT,
+    size_bytes BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    data {blob} NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX attachments_message ON attachments (message_id);
+
+CREATE TABLE media_jobs (
+    message_id TEXT NOT NULL,
+    part_index BIGINT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    media TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, part_index)
 )
 "#;

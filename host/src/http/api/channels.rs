@@ -27,20 +27,34 @@ pub fn channel_json(state: &AppState, channel: &Channel) -> Value {
         "settings": settings,
         "egress": channel.egress,
         "allow_private_egress": channel.allow_private_egress,
+        "human_agent_tag": channel.human_agent_tag,
         "webhook_url": format!("{}/hooks/{}", state.public_url, channel.id),
     })
 }
 
-/// The tenant's channels.
+/// The tenant's channels, with any health problem (such as refused credentials).
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = state.channels.all().iter().filter(|c| c.tenant == caller.0.tenant).map(|c| channel_json(&state, c)).collect();
+    let health = crate::store::channels::health(&state.db, &caller.0.tenant).await?;
+    let items: Vec<Value> = state
+        .channels
+        .all()
+        .iter()
+        .filter(|c| c.tenant == caller.0.tenant)
+        .map(|c| with_health(channel_json(&state, c), health.get(&c.id)))
+        .collect();
     Ok(Json(json!({ "items": items })))
+}
+
+fn with_health(mut channel: Value, problem: Option<&Value>) -> Value {
+    channel["health"] = problem.cloned().unwrap_or_else(|| json!({ "status": "ok" }));
+    channel
 }
 
 /// One channel.
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let channel = state.channels.get(&id).filter(|c| c.tenant == caller.0.tenant).ok_or_else(|| ApiError::not_found(format!("no channel `{id}`")))?;
-    Ok(Json(channel_json(&state, &channel)))
+    let health = crate::store::channels::health(&state.db, &caller.0.tenant).await?;
+    Ok(Json(with_health(channel_json(&state, &channel), health.get(&id))))
 }
 
 /// `POST /v1/channels` body.
@@ -54,6 +68,8 @@ pub struct CreateChannel {
     egress: Option<Vec<String>>,
     #[serde(default)]
     allow_private_egress: bool,
+    #[serde(default)]
+    human_agent_tag: bool,
 }
 
 /// Add (or replace) a channel of the caller's tenant. Admins only.
@@ -72,6 +88,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Body(r): Body
         settings: r.settings,
         egress: r.egress,
         allow_private_egress: r.allow_private_egress,
+        human_agent_tag: r.human_agent_tag,
     };
     let saved = crate::channels::save(&state.db, &state.sealer, &state.connectors, &state.channels, channel)
         .await

@@ -5,7 +5,7 @@ use super::json::{Body, Params};
 use crate::delivery::payload::Payload;
 use crate::domain::conversation::{ConversationStatus, Priority};
 use crate::domain::outbound::OutboundContent;
-use crate::domain::policy::{ChannelRules, ConversationFacts, check_send};
+use crate::domain::policy::{Allowed, ChannelRules, ConversationFacts, check_send};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::ingest::translate::media_kind;
@@ -123,10 +123,20 @@ pub async fn send(
         attachment_kinds: caps.attachment_kinds.iter().map(|k| media_kind(*k).to_string()).collect(),
         templates: caps.templates,
         interactive: caps.interactive,
+        human_agent_window_seconds: caps.human_agent_window_seconds.filter(|_| channel.human_agent_tag),
     };
     let facts = ConversationFacts { last_inbound_ms: context.last_inbound_ms, window_closed: context.window_closed, opted_out: context.opted_out };
-    check_send(&content.policy_kind(), &rules, &facts, now_ms())
+    let allowed = check_send(&content.policy_kind(), &rules, &facts, now_ms())
         .map_err(|refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code, refusal.message))?;
+    let tag = (allowed == Allowed::HumanAgentTag).then(|| "HUMAN_AGENT".to_string());
+    let mut attachment_mime = None;
+    if let OutboundContent::Media { media } = &content
+        && let Some(attachment) = &media.attachment_id
+    {
+        let found = crate::store::attachments::get(&state.db, tenant, attachment).await?;
+        let (info, _) = found.ok_or_else(|| ApiError::invalid("media.attachment_id", format!("`{attachment}` is not an attachment of this tenant")))?;
+        attachment_mime = info.mime_type;
+    }
     let recipient = context.recipient.clone().ok_or_else(|| {
         ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this conversation's channel")
     })?;
@@ -146,7 +156,7 @@ pub async fn send(
         }
         OutboundContent::Interactive { interactive } => json!([{ "type": "interactive", "message": interactive }]),
     };
-    let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag: None };
+    let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag, attachment_mime };
     let (message_id, created) = store::queue_outbound(
         &state.db,
         NewOutbound {
@@ -301,4 +311,60 @@ pub async fn typing(State(state): State<AppState>, caller: Caller, Path(id): Pat
         Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the typing indicator: {e:?}"))),
         Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
     }
+}
+
+/// `POST /v1/messages/{id}/private-reply` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateReplyRequest {
+    text: String,
+}
+
+/// Answer a public comment privately, in direct messages. The reply is recorded in the comment's
+/// conversation.
+pub async fn private_reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(r): Body<PrivateReplyRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.0.tenant.as_str();
+    if r.text.trim().is_empty() || r.text.chars().count() > 1000 {
+        return Err(ApiError::invalid("text", "must be 1 to 1000 characters"));
+    }
+    let comment = store::message(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no message `{id}`")))?;
+    if comment["extra"]["comment"] != json!(true) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_a_comment", "private replies answer comments; this message is not one"));
+    }
+    let comment_id = comment["provider_message_id"].as_str().unwrap_or_default().to_string();
+    let conversation = comment["conversation_id"].as_str().unwrap_or_default().to_string();
+    let channel_id = comment["channel_id"].as_str().unwrap_or_default().to_string();
+    let channel = state.channels.get(&channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
+    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
+    })?;
+    if !connector.info.capabilities.comments {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "comments_unsupported", "this channel has no comments"));
+    }
+    let context = state.channels.context(&channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    let receipt = match state.connectors.runtime().act(&connector, context, wit::Action::PrivateReply((comment_id, r.text.clone()))).await {
+        Ok(Ok(receipt)) => receipt,
+        Ok(Err(e)) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the private reply: {e:?}"))),
+        Err(e) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
+    };
+    let send_context = store::send_context(&state.db, tenant, &conversation).await?.ok_or_else(|| ApiError::not_found("the comment's conversation is gone"))?;
+    let message_id = store::record_sent(
+        &state.db,
+        tenant,
+        &conversation,
+        &send_context,
+        &caller.0.user_id,
+        json!([{ "type": "text", "text": r.text }]),
+        receipt.provider_id.as_deref(),
+        json!({ "private_reply_to": id }),
+    )
+    .await?;
+    state.bump_events();
+    let message = store::message(&state.db, tenant, &message_id).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": message_id, "message": message }))))
 }

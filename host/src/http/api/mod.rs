@@ -1,6 +1,7 @@
 //! The agent and admin JSON API, under `/v1`. Every route needs a bearer token; every query is
 //! scoped to the token's tenant, so another tenant's rows answer 404 exactly like missing ones.
 
+pub mod attachments;
 pub mod auth;
 pub mod channels;
 pub mod contacts;
@@ -27,6 +28,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/conversations/{id}/notes", post(conversations::add_note))
         .route("/v1/conversations/{id}/typing", post(conversations::typing))
         .route("/v1/messages/{id}", get(conversations::get_message))
+        .route("/v1/messages/{id}/private-reply", post(conversations::private_reply))
+        .route("/v1/attachments", post(attachments::upload))
+        .route("/v1/attachments/{id}", get(attachments::download))
         .route("/v1/contacts", get(contacts::search))
         .route("/v1/contacts/{id}", get(contacts::get))
         .route("/v1/contacts/{id}/attributes", axum::routing::patch(contacts::set_attributes))

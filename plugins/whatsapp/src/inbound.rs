@@ -1,0 +1,318 @@
+//! Webhooks from the WhatsApp Cloud API.
+//!
+//! One request may carry many entries, each with many changes, each with many messages and
+//! statuses. Every message is translated on its own: one that cannot be read becomes an
+//! `unsupported` part holding its raw JSON, and the rest of the request is processed.
+
+use crate::errors;
+use serde_json::Value;
+use switchboard_sdk::prelude::*;
+use switchboard_sdk::signature::verify_hmac_sha256_hex;
+
+/// Handle one webhook request.
+pub fn handle(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection> {
+    match request.method.as_str() {
+        "GET" => verify(&request),
+        "POST" => {
+            let secret = host::setting("app-secret").unwrap_or_default();
+            verify_hmac_sha256_hex(secret.as_bytes(), &request.body, request.header("x-hub-signature-256"), "sha256=")
+                .map_err(|e| reject(401, &format!("X-Hub-Signature-256: {e}")))?;
+            let events = parse(&request.body)?;
+            remember_last_inbound(&events);
+            Ok(respond(200, "text/plain", b"EVENT_RECEIVED".to_vec(), events))
+        }
+        other => Err(reject(405, &format!("{other} is not a webhook method; Meta sends GET (verification) and POST"))),
+    }
+}
+
+/// The `GET` handshake: echo `hub.challenge` when the mode is `subscribe` and the token matches.
+fn verify(request: &HttpRequest) -> Result<WebhookOutcome, WebhookRejection> {
+    let query = request.query_params();
+    let expected = host::setting("verify-token").unwrap_or_default();
+    let given = query.get("hub.verify_token").unwrap_or("");
+    let tokens_match = !expected.is_empty()
+        && switchboard_sdk::signature::hmac_sha256(b"verify", given.as_bytes())
+            == switchboard_sdk::signature::hmac_sha256(b"verify", expected.as_bytes());
+    if query.get("hub.mode") != Some("subscribe") || !tokens_match {
+        return Err(reject(403, "verification failed: hub.mode must be subscribe and hub.verify_token must match the channel's verify-token"));
+    }
+    let challenge = query.get("hub.challenge").unwrap_or("").to_string();
+    Ok(respond(200, "text/plain", challenge.into_bytes(), Vec::new()))
+}
+
+/// Typing and mark-read need the customer's latest message id: keep it in the channel's state.
+fn remember_last_inbound(events: &[Event]) {
+    for event in events {
+        if let Event::Message(m) = event
+            && m.direction == Direction::Inbound
+            && !m.provider_message_id.starts_with("unparsed-")
+        {
+            let _ = host::state_set(&format!("last-inbound:{}", m.contact.id), m.provider_message_id.as_bytes());
+        }
+    }
+}
+
+/// Parse a webhook body into events.
+pub fn parse(body: &[u8]) -> Result<Vec<Event>, WebhookRejection> {
+    let root: Value = serde_json::from_slice(body).map_err(|e| reject(400, &format!("the body is not valid JSON: {e}")))?;
+    let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+        return Err(reject(400, "the body has no `entry` list; is this a WhatsApp Business Account webhook?"));
+    };
+    let mut events = Vec::new();
+    for entry in entries {
+        for change in entry.get("changes").and_then(Value::as_array).into_iter().flatten() {
+            if change.get("field").and_then(Value::as_str) != Some("messages") {
+                // Account, template and quality updates are not conversation events.
+                continue;
+            }
+            let Some(value) = change.get("value") else { continue };
+            parse_value(value, &mut events);
+        }
+    }
+    Ok(events)
+}
+
+fn parse_value(value: &Value, events: &mut Vec<Event>) {
+    let business = value.pointer("/metadata/phone_number_id").and_then(Value::as_str).map(str::to_string);
+    let contacts = value.get("contacts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let name_of = |wa_id: &str| -> Option<String> {
+        contacts
+            .iter()
+            .find(|c| c.get("wa_id").and_then(Value::as_str) == Some(wa_id))
+            .and_then(|c| c.pointer("/profile/name"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    for raw in value.get("messages").and_then(Value::as_array).into_iter().flatten() {
+        events.push(match message(raw, business.clone(), &name_of) {
+            Ok(event) => event,
+            Err(why) => broken(raw, business.clone(), &why),
+        });
+    }
+    for raw in value.get("statuses").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(event) = status(raw) {
+            events.push(event);
+        }
+    }
+}
+
+fn text(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+}
+
+fn millis(v: &Value, pointer: &str) -> Option<u64> {
+    let t = v.pointer(pointer)?;
+    let seconds = t.as_str().and_then(|s| s.parse::<u64>().ok()).or_else(|| t.as_u64())?;
+    Some(seconds * 1000)
+}
+
+fn participant(wa_id: &str, name: Option<String>) -> Participant {
+    Participant { id: wa_id.to_string(), display_name: name, phone: Some(format!("+{}", wa_id.trim_start_matches('+'))) }
+}
+
+fn media(raw: &Value, kind: MediaKind) -> Media {
+    Media {
+        kind,
+        provider_media_id: text(raw, "/id"),
+        url: text(raw, "/url"),
+        mime_type: text(raw, "/mime_type"),
+        filename: text(raw, "/filename"),
+        caption: text(raw, "/caption"),
+        sha256: text(raw, "/sha256"),
+        size_bytes: raw.get("file_size").and_then(Value::as_u64),
+    }
+}
+
+fn unsupported(type_name: &str, reason: &str, raw: &Value) -> ContentPart {
+    ContentPart::Unsupported(UnsupportedContent { type_name: type_name.into(), reason: reason.into(), raw: raw.to_string() })
+}
+
+fn contact_card(c: &Value) -> ContactCard {
+    let name = text(c, "/name/formatted_name")
+        .or_else(|| {
+            let first = text(c, "/name/first_name").unwrap_or_default();
+            let last = text(c, "/name/last_name").unwrap_or_default();
+            let full = format!("{first} {last}").trim().to_string();
+            (!full.is_empty()).then_some(full)
+        })
+        .unwrap_or_default();
+    let list = |key: &str, field: &str| -> Vec<String> {
+        c.get(key)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(|i| i.get(field).and_then(Value::as_str).map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    ContactCard {
+        name,
+        phones: list("phones", "phone"),
+        emails: list("emails", "email"),
+        organization: text(c, "/org/company"),
+        raw: Some(c.to_string()),
+    }
+}
+
+/// The content of one message, by type.
+fn parts(raw: &Value, kind: &str) -> Result<Vec<ContentPart>, String> {
+    let body = raw.get(kind).cloned().unwrap_or(Value::Null);
+    let need = |what: &str| format!("a `{kind}` message without `{what}`");
+    Ok(match kind {
+        "text" => vec![ContentPart::Text(text(&body, "/body").ok_or_else(|| need("text.body"))?)],
+        "image" => vec![ContentPart::Media(media(&body, MediaKind::Image))],
+        "video" => vec![ContentPart::Media(media(&body, MediaKind::Video))],
+        "document" => vec![ContentPart::Media(media(&body, MediaKind::Document))],
+        "sticker" => vec![ContentPart::Media(media(&body, MediaKind::Sticker))],
+        "audio" => {
+            let voice = body.get("voice").and_then(Value::as_bool).unwrap_or(false);
+            vec![ContentPart::Media(media(&body, if voice { MediaKind::Voice } else { MediaKind::Audio }))]
+        }
+        "location" => vec![ContentPart::Location(Location {
+            latitude: body.get("latitude").and_then(Value::as_f64).ok_or_else(|| need("location.latitude"))?,
+            longitude: body.get("longitude").and_then(Value::as_f64).ok_or_else(|| need("location.longitude"))?,
+            name: text(&body, "/name"),
+            address: text(&body, "/address"),
+            url: text(&body, "/url"),
+        })],
+        "contacts" => {
+            let cards = body.as_array().ok_or_else(|| need("contacts list"))?;
+            vec![ContentPart::Contacts(cards.iter().map(contact_card).collect())]
+        }
+        "interactive" => {
+            let sub = text(&body, "/type").unwrap_or_default();
+            match sub.as_str() {
+                "button_reply" => vec![ContentPart::InteractiveReply(InteractiveReply {
+                    kind: ReplyKind::Button,
+                    id: text(&body, "/button_reply/id").ok_or_else(|| need("button_reply.id"))?,
+                    title: text(&body, "/button_reply/title").unwrap_or_default(),
+                    description: None,
+                })],
+                "list_reply" => vec![ContentPart::InteractiveReply(InteractiveReply {
+                    kind: ReplyKind::ListRow,
+                    id: text(&body, "/list_reply/id").ok_or_else(|| need("list_reply.id"))?,
+                    title: text(&body, "/list_reply/title").unwrap_or_default(),
+                    description: text(&body, "/list_reply/description"),
+                })],
+                // Flows (nfm_reply) and future kinds: kept whole.
+                other => vec![unsupported(&format!("interactive.{other}"), "this interactive reply type is not translated", &body)],
+            }
+        }
+        "button" => vec![ContentPart::InteractiveReply(InteractiveReply {
+            kind: ReplyKind::TemplateButton,
+            id: text(&body, "/payload").unwrap_or_default(),
+            title: text(&body, "/text").unwrap_or_default(),
+            description: None,
+        })],
+        "unsupported" | "unknown" => {
+            let reason = raw
+                .pointer("/errors/0/error_data/details")
+                .or_else(|| raw.pointer("/errors/0/title"))
+                .and_then(Value::as_str)
+                .unwrap_or("WhatsApp did not deliver this message's content")
+                .to_string();
+            vec![unsupported(kind, &reason, raw)]
+        }
+        // order, system, request_welcome, and whatever Meta adds next: kept, never dropped.
+        other => vec![unsupported(other, "this message type is not translated by the connector", raw)],
+    })
+}
+
+fn message(raw: &Value, business: Option<String>, name_of: &dyn Fn(&str) -> Option<String>) -> Result<Event, String> {
+    let id = text(raw, "/id").ok_or("a message without `id`")?;
+    let from = text(raw, "/from").ok_or("a message without `from`")?;
+    let kind = text(raw, "/type").unwrap_or_else(|| "unknown".into());
+    let contact = participant(&from, name_of(&from));
+    let timestamp_ms = millis(raw, "/timestamp");
+    if kind == "reaction" {
+        let target = text(raw, "/reaction/message_id").ok_or("a reaction without `message_id`")?;
+        let emoji = text(raw, "/reaction/emoji").filter(|e| !e.is_empty());
+        return Ok(Event::Reaction(Reaction {
+            provider_event_id: Some(id),
+            direction: Direction::Inbound,
+            contact,
+            target_message_id: target,
+            emoji,
+            timestamp_ms,
+        }));
+    }
+    let mut metadata = Vec::new();
+    if raw.pointer("/context/forwarded").and_then(Value::as_bool) == Some(true) {
+        metadata.push(("forwarded".to_string(), "true".to_string()));
+    }
+    if let Some(product) = raw.pointer("/context/referred_product") {
+        metadata.push(("referred-product".to_string(), product.to_string()));
+    }
+    let referral = raw.get("referral").map(|r| Referral {
+        source_type: text(r, "/source_type"),
+        source_id: text(r, "/source_id"),
+        source_url: text(r, "/source_url"),
+        headline: text(r, "/headline"),
+        body: text(r, "/body"),
+    });
+    if let Some(clid) = raw.pointer("/referral/ctwa_clid").and_then(Value::as_str) {
+        metadata.push(("ctwa-clid".to_string(), clid.to_string()));
+    }
+    Ok(Event::Message(Message {
+        provider_message_id: id,
+        direction: Direction::Inbound,
+        contact,
+        business_id: business,
+        timestamp_ms,
+        parts: parts(raw, &kind)?,
+        reply_to: text(raw, "/context/id"),
+        referral,
+        segments: None,
+        metadata,
+    }))
+}
+
+/// A message that could not be read: kept as unsupported with its raw JSON.
+fn broken(raw: &Value, business: Option<String>, why: &str) -> Event {
+    let id = text(raw, "/id").unwrap_or_else(|| {
+        let digest = switchboard_sdk::signature::hmac_sha256(b"whatsapp-unparsed", raw.to_string().as_bytes());
+        format!("unparsed-{}", digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    let from = text(raw, "/from").unwrap_or_else(|| "unknown".into());
+    Event::Message(Message {
+        provider_message_id: id,
+        direction: Direction::Inbound,
+        contact: participant(&from, None),
+        business_id: business,
+        timestamp_ms: None,
+        parts: vec![unsupported(&text(raw, "/type").unwrap_or_else(|| "unknown".into()), why, raw)],
+        reply_to: None,
+        referral: None,
+        segments: None,
+        metadata: Vec::new(),
+    })
+}
+
+fn status(raw: &Value) -> Option<Event> {
+    let id = text(raw, "/id")?;
+    let state = match raw.get("status").and_then(Value::as_str)? {
+        "sent" => DeliveryState::Sent,
+        "delivered" => DeliveryState::Delivered,
+        "read" => DeliveryState::Read,
+        "failed" => DeliveryState::Failed,
+        // `deleted`, `warning` and future values carry no delivery progress.
+        _ => return None,
+    };
+    let failure = raw.pointer("/errors/0").map(|e| {
+        let code = e.get("code").and_then(Value::as_i64).unwrap_or(0);
+        DeliveryFailure {
+            category: errors::category(code, 400),
+            error: ProviderError {
+                code: code.to_string(),
+                title: text(e, "/title").or_else(|| text(e, "/message")).unwrap_or_default(),
+                detail: text(e, "/error_data/details"),
+            },
+        }
+    });
+    let recipient = text(raw, "/recipient_id");
+    Some(Event::Status(DeliveryStatus {
+        provider_message_id: id,
+        state,
+        contact: recipient.map(|r| participant(&r, None)),
+        timestamp_ms: millis(raw, "/timestamp"),
+        failure,
+        segments: None,
+    }))
+}
