@@ -299,3 +299,21 @@ impl TestHost {
         }
     }
 }
+
+/// The shared provider fixtures (`../shared/fixtures/providers` beside the repository).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = workspace().parent().unwrap().join("shared/fixtures/providers").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The `X-Hub-Signature-256` header listed for a fixture in `meta-signature-vectors.txt`.
+pub fn meta_signature_of(name: &str) -> String {
+    let vectors = String::from_utf8(fixture("meta-signature-vectors.txt")).unwrap();
+    vectors
+        .lines()
+        .find_map(|line| {
+            let (file, rest) = line.split_once("  X-Hub-Signature-256: ")?;
+            (file.trim() == name).then(|| rest.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no signature for {name} in meta-signature-vectors.txt"))
+}

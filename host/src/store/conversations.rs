@@ -520,7 +520,7 @@ pub async fn search_contacts(db: &Db, tenant: &str, q: &str, limit: i64) -> sqlx
 
 /// Merge attributes into a contact (a null value removes the key). Returns false if no contact.
 pub async fn set_attributes(db: &Db, tenant: &str, id: &str, changes: &serde_json::Map<String, Value>) -> sqlx::Result<bool> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let current: Option<String> = sqlx::query_scalar("SELECT attributes FROM contacts WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant)

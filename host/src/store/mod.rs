@@ -44,12 +44,22 @@ pub fn new_id() -> String {
 }
 
 impl Db {
+    /// Begin a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait
+    /// for another writer and fails with "database is locked".
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Begin a transaction that will publish events for these tenants. On PostgreSQL it first
     /// takes each tenant's advisory lock (in a fixed order), so the event sequence numbers of a
     /// tenant are assigned in commit order and a stream reader that resumes after number N can
     /// never miss a later commit with a smaller number.
     pub async fn begin_for(&self, tenants: &[&str]) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.dialect == Dialect::Postgres {
             let mut sorted: Vec<&str> = tenants.to_vec();
             sorted.sort_unstable();
@@ -101,7 +111,7 @@ impl Db {
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.dialect == Dialect::Postgres {
             // Hosts starting together on one database migrate one at a time.
             sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *tx).await?;

@@ -98,7 +98,7 @@ pub async fn delivered(db: &Db, row: &Claimed, owner: &str, provider_id: &str, s
 
 /// A temporary failure: try again at `next_attempt_at`.
 pub async fn retry_later(db: &Db, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3",
     )
