@@ -273,8 +273,6 @@ async fn every_inbound_type_and_a_broken_message_in_one_envelope() {
     assert_eq!(ad["reply_to"], "wamid.OUT0");
 
     // Reactions and their removal are on the contact's timeline.
-    let contact = stored[0]["extra"].clone();
-    let _ = contact;
     let (_, page) = host.api_get(&token, "/v1/contacts?q=%2B16505551234").await;
     let (_, full) = host.api_get(&token, &format!("/v1/contacts/{}", page["items"][0]["id"].as_str().unwrap())).await;
     let reactions: Vec<Value> = full["timeline"].as_array().unwrap().iter().filter(|t| t["kind"] == "reaction").map(|t| t["data"]["emoji"].clone()).collect();

@@ -2,7 +2,8 @@
 //!
 //! Providers deliver statuses late, twice, and out of order (read before delivered). The rule:
 //! the furthest state wins and never moves back. `failed` ends the progression unless the message
-//! was already delivered or read, since a later failure report cannot undo a delivery.
+//! was already delivered or read, since a later failure report cannot undo a delivery. An unsend
+//! (`deleted`) applies to any message, and nothing moves a deleted one.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,9 +75,11 @@ impl DeliveryState {
     pub fn advance(self, reported: DeliveryState) -> Option<DeliveryState> {
         use DeliveryState::*;
         match (self, reported) {
-            (Failed | Received | Deleted, _) => None,
-            (_, Received | Pending) => None,
+            (Deleted, _) => None,
+            // Its author withdrew it (an unsend): true whichever way it went.
             (_, Deleted) => Some(Deleted),
+            (Failed | Received, _) => None,
+            (_, Received | Pending) => None,
             (Delivered | Read, Failed) => None,
             (_, Failed) => Some(Failed),
             (current, reported) if reported.rank() > current.rank() => Some(reported),
@@ -100,7 +103,8 @@ mod tests {
         assert_eq!(Failed.advance(Delivered), None);
         assert_eq!(Read.advance(Failed), None);
         assert_eq!(Received.advance(Read), None);
-        assert_eq!(Received.advance(Deleted), None);
+        assert_eq!(Received.advance(Deleted), Some(Deleted));
+        assert_eq!(Deleted.advance(Read), None);
         assert_eq!(Delivered.advance(Deleted), Some(Deleted));
     }
 

@@ -6,7 +6,8 @@
 
 use std::net::IpAddr;
 
-/// One allowed destination: a host name or address, with an optional port.
+/// One allowed destination: a host name or address, with an optional port. `*.example.com`
+/// allows every subdomain of `example.com` (but not `example.com` itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHost {
     /// Lower-case host name or IP literal (IPv6 without brackets).
@@ -16,6 +17,14 @@ pub struct AllowedHost {
 }
 
 impl AllowedHost {
+    /// True when `host` (lower-case) is this rule's host, or a subdomain of a `*.` rule's domain.
+    pub fn matches(&self, host: &str) -> bool {
+        match self.host.strip_prefix("*.") {
+            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(domain) && host.as_bytes()[host.len() - domain.len() - 1] == b'.',
+            None => self.host == host,
+        }
+    }
+
     /// Parse `host`, `host:port` or a URL's authority (`https://host:port/...`).
     pub fn parse(text: &str) -> Option<AllowedHost> {
         let text = text.trim();
@@ -87,7 +96,7 @@ impl EgressPolicy {
     pub fn check_host(&self, host: &str, port: u16) -> Result<(), Denial> {
         let host = host.to_ascii_lowercase();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let allowed = self.allowed.iter().any(|rule| rule.host == host && rule.port.is_none_or(|p| p == port));
+        let allowed = self.allowed.iter().any(|rule| rule.matches(host) && rule.port.is_none_or(|p| p == port));
         if allowed { Ok(()) } else { Err(Denial::NotAllowed(format!("{host}:{port}"))) }
     }
 
@@ -163,6 +172,10 @@ mod tests {
         assert!(policy.check_address("x", "10.1.2.3".parse().unwrap()).is_err());
         assert!(policy.check_address("x", "::ffff:192.168.0.1".parse().unwrap()).is_err());
         assert!(policy.check_address("x", "93.184.216.34".parse().unwrap()).is_ok());
+        let wildcard = EgressPolicy { allowed: vec![AllowedHost::parse("*.cdninstagram.com").unwrap()], allow_private: false };
+        assert!(wildcard.check_host("scontent-lax3-1.cdninstagram.com", 443).is_ok());
+        assert!(wildcard.check_host("cdninstagram.com", 443).is_err());
+        assert!(wildcard.check_host("evilcdninstagram.com", 443).is_err());
         let open = EgressPolicy { allow_private: true, ..policy };
         assert!(open.check_address("x", "127.0.0.1".parse().unwrap()).is_ok());
     }

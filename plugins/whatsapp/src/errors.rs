@@ -1,82 +1,29 @@
-//! Graph API errors, mapped to the contract's categories.
+//! Graph API errors, read the WhatsApp way.
 //!
-//! Codes from Meta's WhatsApp Cloud API error reference: 130429 and 131056 (and the generic
-//! throttling codes 4, 80007) are rate limits; 190 is an expired or invalid token; 131047 means
-//! the 24-hour window has closed (re-engagement: send a template); 131050 means the user stopped
-//! marketing messages; 131000, 131016, 133004 and the generic codes 1 and 2 are temporary.
+//! Codes from Meta's WhatsApp Cloud API error reference: 130429 and 131056 (pair rate limit) and
+//! 131048 (spam rate limit) are rate limits; 131047 means the 24-hour window has closed
+//! (re-engagement: send a template); 131050 means the user stopped marketing messages; 131000,
+//! 131016 and 133004 are temporary. Codes shared by all Graph products (190 tokens, 4/80007
+//! throttling, ...) are read by `meta_graph::common_category`.
 
-use serde::Deserialize;
+use meta_graph::GraphError;
 use switchboard_sdk::http::Response;
-use switchboard_sdk::types::{FailureCategory, ProviderError, SendError};
-
-/// Meta's error body: `{"error": {...}}`.
-#[derive(Debug, Deserialize)]
-pub struct GraphErrorBody {
-    /// The error.
-    pub error: GraphError,
-}
-
-/// One Graph API error.
-#[derive(Debug, Deserialize, Default)]
-pub struct GraphError {
-    /// Meta's code.
-    #[serde(default)]
-    pub code: i64,
-    /// The message.
-    #[serde(default)]
-    pub message: String,
-    /// A subcode.
-    #[serde(default)]
-    pub error_subcode: Option<i64>,
-    /// Extra detail.
-    #[serde(default)]
-    pub error_data: Option<serde_json::Value>,
-}
+use switchboard_sdk::types::{FailureCategory, SendError};
 
 /// What an error code means for the host's policy.
 pub fn category(code: i64, http_status: u16) -> FailureCategory {
     match code {
-        130429 | 131056 | 131048 | 4 | 80007 | 613 => FailureCategory::RateLimited,
-        190 | 10 | 200 => FailureCategory::Auth,
+        130429 | 131056 | 131048 => FailureCategory::RateLimited,
         131047 => FailureCategory::WindowClosed,
         131050 => FailureCategory::OptedOut,
-        1 | 2 | 131000 | 131016 | 133004 => FailureCategory::Transient,
-        _ if http_status == 401 => FailureCategory::Auth,
-        _ if http_status == 429 => FailureCategory::RateLimited,
-        _ if http_status >= 500 => FailureCategory::Transient,
-        _ => FailureCategory::Rejected,
-    }
-}
-
-/// A typed send error from a category and a provider error.
-pub fn send_error(category: FailureCategory, error: ProviderError, retry_after_ms: Option<u64>) -> SendError {
-    match category {
-        FailureCategory::RateLimited => SendError::RateLimited((retry_after_ms, error)),
-        FailureCategory::Auth => SendError::Auth(error),
-        FailureCategory::WindowClosed => SendError::WindowClosed(error),
-        FailureCategory::OptedOut => SendError::OptedOut(error),
-        FailureCategory::Transient => SendError::Transient(error),
-        FailureCategory::Rejected => SendError::Rejected(error),
+        131000 | 131016 | 133004 => FailureCategory::Transient,
+        _ => meta_graph::common_category(code, http_status),
     }
 }
 
 /// Map a failed Graph API response.
 pub fn from_response(response: &Response) -> SendError {
-    let parsed: Option<GraphError> = response.json::<GraphErrorBody>().ok().map(|b| b.error);
-    match parsed {
-        Some(e) => {
-            let detail = e
-                .error_data
-                .as_ref()
-                .and_then(|d| d.get("details"))
-                .and_then(|d| d.as_str())
-                .map(str::to_string)
-                .or_else(|| e.error_subcode.map(|s| format!("subcode {s}")));
-            let error = ProviderError { code: e.code.to_string(), title: e.message.clone(), detail };
-            send_error(category(e.code, response.status), error, response.retry_after_ms())
-        }
-        None => switchboard_sdk::errors::classify_http_failure(response),
-    }
+    meta_graph::error_from_response(response, |e: &GraphError, status| category(e.code, status))
 }
 
 #[cfg(test)]

@@ -7,37 +7,14 @@
 use crate::errors;
 use serde_json::Value;
 use switchboard_sdk::prelude::*;
-use switchboard_sdk::signature::verify_hmac_sha256_hex;
 
-/// Handle one webhook request.
+/// Handle one webhook request: the handshake, or signed events.
 pub fn handle(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection> {
-    match request.method.as_str() {
-        "GET" => verify(&request),
-        "POST" => {
-            let secret = host::setting("app-secret").unwrap_or_default();
-            verify_hmac_sha256_hex(secret.as_bytes(), &request.body, request.header("x-hub-signature-256"), "sha256=")
-                .map_err(|e| reject(401, &format!("X-Hub-Signature-256: {e}")))?;
-            let events = parse(&request.body)?;
-            remember_last_inbound(&events);
-            Ok(respond(200, "text/plain", b"EVENT_RECEIVED".to_vec(), events))
-        }
-        other => Err(reject(405, &format!("{other} is not a webhook method; Meta sends GET (verification) and POST"))),
-    }
-}
-
-/// The `GET` handshake: echo `hub.challenge` when the mode is `subscribe` and the token matches.
-fn verify(request: &HttpRequest) -> Result<WebhookOutcome, WebhookRejection> {
-    let query = request.query_params();
-    let expected = host::setting("verify-token").unwrap_or_default();
-    let given = query.get("hub.verify_token").unwrap_or("");
-    let tokens_match = !expected.is_empty()
-        && switchboard_sdk::signature::hmac_sha256(b"verify", given.as_bytes())
-            == switchboard_sdk::signature::hmac_sha256(b"verify", expected.as_bytes());
-    if query.get("hub.mode") != Some("subscribe") || !tokens_match {
-        return Err(reject(403, "verification failed: hub.mode must be subscribe and hub.verify_token must match the channel's verify-token"));
-    }
-    let challenge = query.get("hub.challenge").unwrap_or("").to_string();
-    Ok(respond(200, "text/plain", challenge.into_bytes(), Vec::new()))
+    meta_graph::handle(request, |body| {
+        let events = parse(body)?;
+        remember_last_inbound(&events);
+        Ok(events)
+    })
 }
 
 /// Typing and mark-read need the customer's latest message id: keep it in the channel's state.

@@ -6,8 +6,9 @@ use switchboard_sdk::errors::from_http_error;
 use switchboard_sdk::http::{FormPart, Request, Response};
 use switchboard_sdk::prelude::*;
 
-/// Where the Graph API is, and the token, from the channel's settings.
+/// The Graph API for this channel's phone number.
 struct Graph {
+    api: meta_graph::Graph,
     base: String,
     token: String,
     phone_number_id: String,
@@ -15,22 +16,12 @@ struct Graph {
 
 impl Graph {
     fn load() -> Result<Graph, SendError> {
-        let base = host::setting("graph-api-base-url").unwrap_or_else(|| crate::DEFAULT_GRAPH_URL.into());
-        let version = host::setting("graph-api-version").unwrap_or_else(|| crate::DEFAULT_GRAPH_VERSION.into());
-        Ok(Graph {
-            base: format!("{}/{}", base.trim_end_matches('/'), version.trim_matches('/')),
-            token: require_setting("access-token")?,
-            phone_number_id: require_setting("phone-number-id")?,
-        })
-    }
-
-    fn post_json(&self, path: &str, body: &Value) -> Result<Response, SendError> {
-        let response = Request::post(&format!("{}/{path}", self.base)).bearer(&self.token).json(body).send().map_err(from_http_error)?;
-        if response.is_success() { Ok(response) } else { Err(errors::from_response(&response)) }
+        let api = meta_graph::Graph::from_settings(crate::DEFAULT_GRAPH_URL, crate::DEFAULT_GRAPH_VERSION)?;
+        Ok(Graph { base: api.root.clone(), token: api.token.clone(), api, phone_number_id: require_setting("phone-number-id")? })
     }
 
     fn messages(&self, body: &Value) -> Result<Response, SendError> {
-        self.post_json(&format!("{}/messages", self.phone_number_id), body)
+        self.api.post_json(&format!("{}/messages", self.phone_number_id), body, |e, status| errors::category(e.code, status))
     }
 }
 
