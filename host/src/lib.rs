@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! # Switchboard
 //!
 //! An omnichannel contact-center host. Each channel is a sandboxed WebAssembly component (a

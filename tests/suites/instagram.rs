@@ -280,3 +280,18 @@ async fn outside_window_error_closes_the_window() {
     let (_, c) = host.api_get(&token, &format!("/v1/conversations/{conversation}")).await;
     assert_eq!(c["conversation"]["window_closed"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_and_signatures() {
+    let graph = graph().await;
+    let (host, _dir) = instagram_host(&graph, false).await;
+    let ok = host.get("/hooks/ig?hub.mode=subscribe&hub.challenge=42&hub.verify_token=vt").await;
+    assert_eq!((ok.status().as_u16(), ok.text().await.unwrap()), (200, "42".to_string()));
+    assert_eq!(host.get("/hooks/ig?hub.mode=subscribe&hub.challenge=42&hub.verify_token=nope").await.status(), 403);
+    let body = fixture("instagram-text.json");
+    assert_eq!(host.post_hook("ig", body.clone(), &[("x-hub-signature-256", &sign_sha256("wrong", &body))]).await.status(), 401);
+    assert_eq!(host.post_hook("ig", b"[]".to_vec(), &[("x-hub-signature-256", &sign_sha256(APP_SECRET, b"[]"))]).await.status(), 400);
+    let (_, token) = token(&host, "acme", "agent").await;
+    let (_, page) = host.api_get(&token, "/v1/conversations").await;
+    assert_eq!(page["items"], json!([]), "nothing stored");
+}

@@ -381,6 +381,10 @@ async fn sends_every_kind_as_the_graph_api_documents() {
     let typing = sent_bodies(&graph).into_iter().find(|b| b.get("typing_indicator").is_some()).unwrap();
     assert_eq!(typing, json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1", "typing_indicator": { "type": "text" } }));
 
+    let response = host.client.post(format!("{}/v1/conversations/{conversation}/read", host.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(sent_bodies(&graph).contains(&json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1" })));
+
     // Statuses for what we sent move it forward.
     let sent_wamid = { let (_, m) = host.api_get(&token, &format!("/v1/messages/{}", ids[0])).await; m["provider_message_id"].as_str().unwrap().to_string() };
     let statuses = json!([

@@ -72,6 +72,14 @@ pub fn document() -> Value {
             "/v1/conversations/{id}/labels": { "parameters": id_param("id"), "put": op("Replace the labels", Some("LabelsRequest"), (200, "The conversation"), &[400, 401, 404, 422]) },
             "/v1/conversations/{id}/notes": { "parameters": id_param("id"), "post": op("Add an internal note", Some("NoteRequest"), (201, "The note"), &common) },
             "/v1/conversations/{id}/typing": { "parameters": id_param("id"), "post": op("Show or hide the typing indicator", Some("TypingRequest"), (204, "Done"), &[400, 401, 404, 422]) },
+            "/v1/conversations/{id}/read": { "parameters": id_param("id"), "post": op("Mark the customer's latest message read on the channel", None, (204, "Done"), &[401, 404, 409, 422]) },
+            "/v1/messages/{id}/private-reply": { "parameters": id_param("id"), "post": op("Answer a public comment privately, in direct messages", Some("PrivateReplyRequest"), (201, "The recorded reply"), &[400, 401, 404, 422]) },
+            "/v1/attachments": { "post": {
+                "summary": "Upload a file (the raw body, with its Content-Type) to send as media",
+                "parameters": [{ "name": "filename", "in": "query", "schema": { "type": "string" } }],
+                "responses": { "201": { "description": "The attachment: id, mime_type, size_bytes, sha256" }, "400": { "description": "Empty body" } }
+            }},
+            "/v1/attachments/{id}": { "parameters": id_param("id"), "get": { "summary": "Download an attachment's bytes", "responses": { "200": { "description": "The bytes, with their Content-Type" }, "404": { "description": "No such attachment" } } } },
             "/v1/messages/{id}": { "parameters": id_param("id"), "get": op("One message, with its delivery status and any provider error", None, (200, "The message"), &common) },
             "/v1/contacts": { "get": {
                 "summary": "Search contacts by name, phone or email",
@@ -127,6 +135,7 @@ pub fn document() -> Value {
                 "PriorityRequest": { "type": "object", "additionalProperties": false, "required": ["priority"], "properties": { "priority": { "enum": ["low", "normal", "high", "urgent"] } } },
                 "LabelsRequest": { "type": "object", "additionalProperties": false, "required": ["labels"], "properties": { "labels": { "type": "array", "maxItems": 50, "items": { "type": "string", "maxLength": 64 } } } },
                 "NoteRequest": { "type": "object", "additionalProperties": false, "required": ["body"], "properties": { "body": { "type": "string", "maxLength": 10000 } } },
+                "PrivateReplyRequest": { "type": "object", "additionalProperties": false, "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 1000 } } },
                 "TypingRequest": { "type": "object", "additionalProperties": false, "required": ["active"], "properties": { "active": { "type": "boolean" } } },
                 "Attributes": { "type": "object", "maxProperties": 100 },
                 "MergeRequest": { "type": "object", "additionalProperties": false, "required": ["from"], "properties": { "from": { "type": "string" } } },

@@ -287,6 +287,33 @@ pub async fn add_note(State(state): State<AppState>, caller: Caller, Path(id): P
     Ok((StatusCode::CREATED, Json(note)))
 }
 
+/// Mark the customer's latest message read on the channel (read receipts, "seen").
+pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let tenant = caller.0.tenant.as_str();
+    let context = store::send_context(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
+    let channel = state.channels.get(&context.channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
+    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
+    })?;
+    if !connector.info.capabilities.read_receipts {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_receipts_unsupported", "this channel has no read receipts"));
+    }
+    let latest = store::messages(&state.db, tenant, &id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| m["direction"] == "inbound" && m["provider_message_id"].is_string())
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "nothing_to_read", "the customer has not written in this conversation"))?;
+    let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
+    let provider_id = latest["provider_message_id"].as_str().unwrap_or_default().to_string();
+    let ctx = state.channels.context(&context.channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    match state.connectors.runtime().act(&connector, ctx, wit::Action::MarkRead((recipient, provider_id))).await {
+        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT),
+        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the read receipt: {e:?}"))),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
+    }
+}
+
 /// `POST .../typing` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
