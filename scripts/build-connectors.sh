@@ -10,7 +10,7 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep 
 fi
 
 out=target/wasm32-wasip2/release
-shipped=(signed-webhook-connector:signed-webhook whatsapp-connector:whatsapp instagram-connector:instagram)
+shipped=(signed-webhook-connector:signed-webhook whatsapp-connector:whatsapp instagram-connector:instagram sms-connector:sms voice-connector:voice)
 
 build() { cargo build --quiet --release --target wasm32-wasip2 "$@"; }
 

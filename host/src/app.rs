@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::runtime::registry::ConnectorRegistry;
 use crate::ingest::Ingestor;
-use crate::runtime::{NoAgents, Runtime};
+use crate::runtime::Runtime;
 use crate::store::secrets::SecretBox;
 use crate::store::{Db, Dialect};
 use std::net::SocketAddr;
@@ -59,7 +59,16 @@ impl Services {
         let channels = Arc::new(ChannelDirectory::new(ChannelServices {
             public_url: public_url.clone(),
             state: Arc::new(crate::store::channels::DbStateStore::new(db.clone())),
-            router: Arc::new(NoAgents),
+            router: Arc::new(crate::store::calls::DbCallRouter::new(
+                db.clone(),
+                crate::domain::voice::VoicePolicy {
+                    ring_seconds: config.routing.ring_seconds,
+                    max_queue: config.routing.max_queue,
+                    average_handle_seconds: config.routing.average_handle_seconds,
+                },
+                crate::domain::voice::BusinessHours::parse(&config.routing.business_hours).map_err(anyhow::Error::msg)?,
+                config.routing.utc_offset_minutes,
+            )),
         }));
         for declared in &config.channels {
             crate::channels::save(&db, &sealer, &connectors, &channels, Channel::from(declared)).await.map_err(anyhow::Error::msg)?;

@@ -77,16 +77,54 @@ pub fn verify_hmac_sha1_base64(
 }
 
 /// The string Twilio signs: the full URL, then each POST parameter's name and value
-/// concatenated, sorted by name (and by value for repeated names).
+/// concatenated, sorted by name (and by value for repeated names), each pair once.
 pub fn twilio_signed_message(url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
+    sorted.dedup();
     let mut out = String::from(url);
     for (k, v) in sorted {
         out.push_str(k);
         out.push_str(v);
     }
     out
+}
+
+/// The URL forms Twilio's own validators accept for one URL: as given, and with the scheme's
+/// default port added or removed (`:443` for https, `:80` for http).
+pub fn twilio_url_variants(url: &str) -> Vec<String> {
+    let mut variants = vec![url.to_string()];
+    let (scheme, default) = if url.starts_with("https://") { ("https://", "443") } else if url.starts_with("http://") { ("http://", "80") } else { return variants };
+    let rest = &url[scheme.len()..];
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), authority),
+    };
+    match hostport.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || hostport.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                variants.push(format!("{scheme}{userinfo}{host}{tail}"));
+            }
+        }
+        _ => variants.push(format!("{scheme}{userinfo}{hostport}:{default}{tail}")),
+    }
+    variants
+}
+
+/// Check `X-Twilio-Signature` for a request to `url` with these form parameters, accepting the
+/// URL forms Twilio's validators accept.
+pub fn verify_twilio(auth_token: &str, url: &str, params: &[(String, String)], header: Option<&str>) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut last = Err(SignatureError::Mismatch);
+    for candidate in twilio_url_variants(url) {
+        last = verify_hmac_sha1_base64(auth_token.as_bytes(), twilio_signed_message(&candidate, params).as_bytes(), Some(header));
+        if last.is_ok() {
+            return last;
+        }
+    }
+    last
 }
 
 #[cfg(test)]
@@ -125,6 +163,31 @@ mod tests {
         assert_eq!(verify_hmac_sha1_base64(b"token", b"msg", Some(&sig)), Ok(()));
         assert_eq!(verify_hmac_sha1_base64(b"token", b"msh", Some(&sig)), Err(SignatureError::Mismatch));
         assert!(matches!(verify_hmac_sha1_base64(b"token", b"msg", Some("%%%")), Err(SignatureError::Malformed(_))));
+    }
+
+    fn pairs(text: &str) -> Vec<(String, String)> {
+        text.split('&').map(|p| p.split_once('=').unwrap()).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn twilio_official_vectors() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let params = pairs("CallSid=CA1234567890ABCDE&Caller=+14158675309&Digits=1234&From=+14158675309&To=+18005551212");
+        assert_eq!(
+            twilio_signed_message(url, &params),
+            "https://mycompany.com/myapp.php?foo=1&bar=2CallSidCA1234567890ABCDECaller+14158675309Digits1234From+14158675309To+18005551212"
+        );
+        assert_eq!(verify_twilio("12345", url, &params, Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=")), Ok(()));
+        assert_eq!(verify_twilio("12345", "https://mycompany.com:1234/myapp.php?foo=1&bar=2", &params, Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=")), Ok(()));
+        assert_eq!(verify_twilio("12345", url, &params, Some("kvajT1Ptam85bY51eRf/AJRuM3w=")), Ok(()), "with :443");
+        assert_eq!(verify_twilio("12345", "http://mycompany.com/myapp.php?foo=1&bar=2", &params, Some("0ZXoZLH/DfblKGATFgpif+LLRf4=")), Ok(()), "with :80");
+        assert_eq!(verify_twilio("12345", "https://user:pass@mycompany.com/myapp.php?foo=1&bar=2", &params, Some("CukzLTc1tT5dXEDIHm/tKBanW10=")), Ok(()));
+        assert_eq!(verify_twilio("wrong", url, &params, Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=")), Err(SignatureError::Mismatch));
+        let duplicates = pairs("Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234");
+        assert_eq!(twilio_signed_message(url, &duplicates), "https://mycompany.com/myapp.php?foo=1&bar=2Digits1234Digits5678SidCA123SidAccountAC123");
+        assert_eq!(verify_twilio("12345", url, &duplicates, Some("IK+Dwps556ElfBT0I3Rgjkr1wJU=")), Ok(()));
+        let json_url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        assert_eq!(verify_twilio("12345", json_url, &[], Some("a9nBmqA0ju/hNViExpshrM61xv4=")), Ok(()));
     }
 
     #[test]

@@ -317,3 +317,26 @@ pub fn meta_signature_of(name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no signature for {name} in meta-signature-vectors.txt"))
 }
+
+/// `X-Twilio-Signature` for a form body posted to `url`.
+pub fn sign_twilio(auth_token: &str, url: &str, form: &str) -> String {
+    use base64::Engine as _;
+    let pairs: Vec<(String, String)> = switchboard_sdk::form::Form::parse(form.as_bytes()).pairs;
+    let message = switchboard_sdk::signature::twilio_signed_message(url, &pairs);
+    base64::engine::general_purpose::STANDARD.encode(switchboard_sdk::signature::hmac_sha1(auth_token.as_bytes(), message.as_bytes()))
+}
+
+/// The element names of an XML document, in document order (checks that it parses).
+pub fn xml_elements(xml: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("not XML ({e}): {xml}")) {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                names.push(String::from_utf8_lossy(e.name().as_ref()).into_owned())
+            }
+            quick_xml::events::Event::Eof => return names,
+            _ => {}
+        }
+    }
+}

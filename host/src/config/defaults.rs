@@ -86,3 +86,18 @@ pub const CHANNEL_REFRESH_MS: u64 = 5_000;
 
 /// Largest media item downloaded from a provider and kept as an attachment (16 MiB).
 pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// When calls are answered: `always`, or e.g. `mon-fri 09:00-17:00, sat 10:00-14:00`.
+pub const BUSINESS_HOURS: &str = "always";
+
+/// The business's time zone, in minutes from UTC, for business hours.
+pub const UTC_OFFSET_MINUTES: i32 = 0;
+
+/// Seconds an agent's phone rings before the caller goes to voicemail.
+pub const RING_SECONDS: u32 = 20;
+
+/// Callers who may wait in the voice queue at once; more go to voicemail.
+pub const MAX_QUEUE: u32 = 10;
+
+/// Average length of a call, in seconds, for the expected wait announced to callers.
+pub const AVERAGE_HANDLE_SECONDS: u32 = 180;

@@ -27,6 +27,8 @@ pub struct Config {
     pub conversations: ConversationsConfig,
     /// Outbound delivery.
     pub delivery: DeliveryConfig,
+    /// Call routing.
+    pub routing: RoutingConfig,
     /// Channels declared in the file. They are created (or updated) at start.
     pub channels: Vec<ChannelConfig>,
 }
@@ -149,6 +151,34 @@ impl Default for DeliveryConfig {
             poll_interval_ms: defaults::DISPATCH_POLL_MS,
             lease_ms: defaults::OUTBOX_LEASE_MS,
             concurrency: defaults::DISPATCH_CONCURRENCY,
+        }
+    }
+}
+
+/// Call routing: business hours, the queue and ringing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// `always`, or e.g. `mon-fri 09:00-17:00, sat 10:00-14:00`.
+    pub business_hours: String,
+    /// The business's time zone, in minutes from UTC.
+    pub utc_offset_minutes: i32,
+    /// Seconds an agent's phone rings.
+    pub ring_seconds: u32,
+    /// Callers who may wait at once.
+    pub max_queue: u32,
+    /// Average call length, for announced waits.
+    pub average_handle_seconds: u32,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            business_hours: defaults::BUSINESS_HOURS.into(),
+            utc_offset_minutes: defaults::UTC_OFFSET_MINUTES,
+            ring_seconds: defaults::RING_SECONDS,
+            max_queue: defaults::MAX_QUEUE,
+            average_handle_seconds: defaults::AVERAGE_HANDLE_SECONDS,
         }
     }
 }
@@ -280,6 +310,9 @@ impl Config {
         }
         if self.delivery.lease_ms <= self.runtime.call_deadline_ms {
             return bad("delivery.lease_ms", "must be longer than runtime.call_deadline_ms, or a slow send could be taken by another host");
+        }
+        if let Err(why) = crate::domain::voice::BusinessHours::parse(&self.routing.business_hours) {
+            return bad("routing.business_hours", &why);
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", &format!("is `{}`; use `text` or `json`", self.log.format));

@@ -13,6 +13,8 @@ pub struct IncomingCall {
     pub called: String,
     /// The caller's menu choice, if a menu ran first.
     pub menu_choice: Option<String>,
+    /// For calls placed with `start-call`, the host's reference (a conversation id).
+    pub reference: Option<String>,
 }
 
 /// What to do with a waiting call.

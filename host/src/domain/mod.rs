@@ -9,3 +9,4 @@ pub mod ids;
 pub mod outbound;
 pub mod policy;
 pub mod routing;
+pub mod voice;

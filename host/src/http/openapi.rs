@@ -72,6 +72,7 @@ pub fn document() -> Value {
             "/v1/conversations/{id}/labels": { "parameters": id_param("id"), "put": op("Replace the labels", Some("LabelsRequest"), (200, "The conversation"), &[400, 401, 404, 422]) },
             "/v1/conversations/{id}/notes": { "parameters": id_param("id"), "post": op("Add an internal note", Some("NoteRequest"), (201, "The note"), &common) },
             "/v1/conversations/{id}/typing": { "parameters": id_param("id"), "post": op("Show or hide the typing indicator", Some("TypingRequest"), (204, "Done"), &[400, 401, 404, 422]) },
+            "/v1/conversations/{id}/call": { "parameters": id_param("id"), "post": op("Call the customer from this conversation; the call joins it", Some("CallRequest"), (202, "The provider's call id"), &[400, 401, 404, 422]) },
             "/v1/conversations/{id}/read": { "parameters": id_param("id"), "post": op("Mark the customer's latest message read on the channel", None, (204, "Done"), &[401, 404, 409, 422]) },
             "/v1/messages/{id}/private-reply": { "parameters": id_param("id"), "post": op("Answer a public comment privately, in direct messages", Some("PrivateReplyRequest"), (201, "The recorded reply"), &[400, 401, 404, 422]) },
             "/v1/attachments": { "post": {
@@ -136,12 +137,13 @@ pub fn document() -> Value {
                 "LabelsRequest": { "type": "object", "additionalProperties": false, "required": ["labels"], "properties": { "labels": { "type": "array", "maxItems": 50, "items": { "type": "string", "maxLength": 64 } } } },
                 "NoteRequest": { "type": "object", "additionalProperties": false, "required": ["body"], "properties": { "body": { "type": "string", "maxLength": 10000 } } },
                 "PrivateReplyRequest": { "type": "object", "additionalProperties": false, "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 1000 } } },
+                "CallRequest": { "type": "object", "additionalProperties": false, "properties": { "channel_id": { "type": "string" } } },
                 "TypingRequest": { "type": "object", "additionalProperties": false, "required": ["active"], "properties": { "active": { "type": "boolean" } } },
                 "Attributes": { "type": "object", "maxProperties": 100 },
                 "MergeRequest": { "type": "object", "additionalProperties": false, "required": ["from"], "properties": { "from": { "type": "string" } } },
                 "ChannelRequest": { "type": "object", "additionalProperties": false, "required": ["id", "connector"], "properties": { "id": { "type": "string" }, "connector": { "type": "string" }, "settings": { "type": "object", "additionalProperties": { "type": "string" } }, "egress": { "type": "array", "items": { "type": "string" } }, "allow_private_egress": { "type": "boolean" } } },
                 "UserRequest": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": { "name": { "type": "string" }, "role": { "enum": ["admin", "agent"] } } },
-                "PresenceRequest": { "type": "object", "additionalProperties": false, "required": ["presence"], "properties": { "presence": { "enum": ["available", "away", "offline"] }, "capacity": { "type": "object", "additionalProperties": { "type": "integer", "maximum": 100 } } } }
+                "PresenceRequest": { "type": "object", "additionalProperties": false, "required": ["presence"], "properties": { "presence": { "enum": ["available", "away", "offline"] }, "capacity": { "type": "object", "additionalProperties": { "type": "integer", "maximum": 100 } }, "voice_address": { "type": "string" } } }
             }
         }
     })

@@ -247,6 +247,7 @@ impl v0_1::call_routing::Host for CallState {
             caller_phone: call.caller.phone,
             called: call.called,
             menu_choice: call.menu_choice,
+            reference: call.reference,
         };
         let ch = &self.channel;
         match ch.router.route_call(&ch.tenant, &ch.channel_id, incoming).await {

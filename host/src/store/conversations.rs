@@ -456,6 +456,15 @@ pub async fn record_sent(
     Ok(id)
 }
 
+/// Add an item to a contact's timeline (and the tenant's event stream).
+pub async fn record_timeline(db: &Db, tenant: &str, contact: &str, conversation: Option<&str>, kind: &str, data: &Value) -> sqlx::Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin_for(&[tenant]).await?;
+    timeline(&mut tx, tenant, contact, conversation, kind, data, now).await?;
+    publish(&mut tx, tenant, kind, data, now).await?;
+    tx.commit().await
+}
+
 /// A contact with its identities, attributes and cross-channel timeline.
 pub async fn contact(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<Value>> {
     let Some(row) = sqlx::query("SELECT id, name, phone, email, attributes, merged_into, created_at FROM contacts WHERE id = $1 AND tenant_id = $2")

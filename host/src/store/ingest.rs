@@ -431,13 +431,85 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: 
                 // Typing is ephemeral: it is not stored.
             }
             InboundEvent::Call { call_id, contact, update, reference } => {
-                let contact_id = resolve_contact(tx, t, contact).await?;
-                let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference });
-                timeline(tx, t.tenant, &contact_id, reference.as_deref(), "call", &data, t.now_ms).await?;
-                publish(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
-                report.other += 1;
+                store_call_event(tx, t, call_id, contact, update, reference.as_deref(), &mut report).await?;
             }
         }
     }
     Ok(report)
+}
+
+/// Remember that an event with this key was stored; false when it already was (a redelivery).
+pub async fn claim_event_key(tx: &mut Transaction<'_, Any>, channel: &str, key: &str, now: i64) -> sqlx::Result<bool> {
+    let inserted = sqlx::query("INSERT INTO event_keys (channel_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT (channel_id, key) DO NOTHING")
+        .bind(channel)
+        .bind(key)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
+/// Call statuses after which the call is over.
+const CALL_OVER: &[&str] = &["completed", "busy", "no-answer", "failed", "canceled"];
+
+async fn store_call_event(
+    tx: &mut Transaction<'_, Any>,
+    t: &IngestTarget<'_>,
+    call_id: &str,
+    contact: &Identity,
+    update: &serde_json::Value,
+    reference: Option<&str>,
+    report: &mut IngestReport,
+) -> sqlx::Result<()> {
+    use sha2::Digest;
+    let key = format!("call:{call_id}:{}", &hex::encode(sha2::Sha256::digest(update.to_string().as_bytes()))[..24]);
+    if !claim_event_key(tx, t.channel, &key, t.now_ms).await? {
+        report.duplicates += 1;
+        return Ok(());
+    }
+    let contact_id = resolve_contact(tx, t, contact).await?;
+    // A call placed from a conversation joins it; any other call is the caller's voice conversation.
+    let referenced: Option<String> = match reference {
+        Some(r) => sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2")
+            .bind(r)
+            .bind(t.tenant)
+            .fetch_optional(&mut **tx)
+            .await?,
+        None => None,
+    };
+    let conversation = match referenced {
+        Some(id) => id,
+        None => thread(tx, t, &contact_id, "direct").await?.0,
+    };
+    let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference, "conversation_id": conversation });
+    timeline(tx, t.tenant, &contact_id, Some(&conversation), "call", &data, t.now_ms).await?;
+    publish(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
+    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2").bind(t.now_ms).bind(&conversation).execute(&mut **tx).await?;
+    if let Some(status) = update.get("status").and_then(|s| s.as_str())
+        && CALL_OVER.contains(&status)
+    {
+        super::calls::end(tx, call_id, t.now_ms).await?;
+    }
+    // A voicemail's transcript is a message from the caller, with the recording attached.
+    if update.get("voicemail").and_then(|v| v.as_bool()) == Some(true) {
+        let mut parts = vec![crate::domain::content::Part::Text { text: update.get("transcript").and_then(|v| v.as_str()).unwrap_or("").to_string() }];
+        if let Some(recording) = update.get("recording").filter(|r| !r.is_null())
+            && let Ok(media) = serde_json::from_value::<crate::domain::content::Media>(recording.clone())
+        {
+            parts.push(crate::domain::content::Part::Media { media });
+        }
+        let message = ReportedMessage {
+            provider_message_id: format!("voicemail-{call_id}"),
+            outbound: false,
+            contact: contact.clone(),
+            timestamp_ms: None,
+            parts,
+            reply_to: None,
+            segments: None,
+            extra: serde_json::json!({ "voicemail": true, "call_id": call_id }),
+        };
+        store_message(tx, t, &message, report).await?;
+    }
+    report.other += 1;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! The SQL is shared; [`Dialect`] covers the few places where the two differ.
 
 pub mod attachments;
+pub mod calls;
 pub mod channels;
 pub mod ingest;
 pub mod conversations;

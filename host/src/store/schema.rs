@@ -4,7 +4,7 @@
 //! each one's auto-increment key and `{blob}` for its byte-string type.
 
 /// Migrations in order: (version, SQL statements separated by `;`).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = r#"
 CREATE TABLE tenants (
@@ -229,5 +229,31 @@ CREATE TABLE media_jobs (
     lease_owner TEXT,
     lease_until BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (message_id, part_index)
+)
+"#;
+
+/// Voice: where agents take calls, the calls being routed, and keys that make call events
+/// idempotent.
+const V3: &str = r#"
+ALTER TABLE users ADD COLUMN voice_address TEXT;
+ALTER TABLE users ADD COLUMN last_call_ended_at BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE call_sessions (
+    call_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    agent_id TEXT,
+    state TEXT NOT NULL,
+    queue TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX call_sessions_tenant ON call_sessions (tenant_id, state);
+
+CREATE TABLE event_keys (
+    channel_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (channel_id, key)
 )
 "#;

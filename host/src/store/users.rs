@@ -70,7 +70,7 @@ pub async fn authenticate(db: &Db, token: &str) -> sqlx::Result<Option<Principal
 
 /// A user as the API shows it.
 pub async fn get_user(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<serde_json::Value>> {
-    let row = sqlx::query("SELECT id, name, role, presence, capacity FROM users WHERE id = $1 AND tenant_id = $2")
+    let row = sqlx::query("SELECT id, name, role, presence, capacity, voice_address FROM users WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant)
         .fetch_optional(&db.pool)
@@ -82,13 +82,13 @@ fn user_json(r: &sqlx::any::AnyRow) -> serde_json::Value {
     let capacity: serde_json::Value = serde_json::from_str(&r.get::<String, _>("capacity")).unwrap_or_default();
     serde_json::json!({
         "id": r.get::<String, _>("id"), "name": r.get::<String, _>("name"), "role": r.get::<String, _>("role"),
-        "presence": r.get::<String, _>("presence"), "capacity": capacity,
+        "presence": r.get::<String, _>("presence"), "capacity": capacity, "voice_address": r.get::<Option<String>, _>("voice_address"),
     })
 }
 
 /// Every user of a tenant.
 pub async fn list_users(db: &Db, tenant: &str) -> sqlx::Result<Vec<serde_json::Value>> {
-    let rows = sqlx::query("SELECT id, name, role, presence, capacity FROM users WHERE tenant_id = $1 ORDER BY id")
+    let rows = sqlx::query("SELECT id, name, role, presence, capacity, voice_address FROM users WHERE tenant_id = $1 ORDER BY id")
         .bind(tenant)
         .fetch_all(&db.pool)
         .await?;
@@ -96,10 +96,20 @@ pub async fn list_users(db: &Db, tenant: &str) -> sqlx::Result<Vec<serde_json::V
 }
 
 /// Set a user's presence and, when given, per-channel-kind capacity.
-pub async fn set_presence(db: &Db, tenant: &str, id: &str, presence: &str, capacity: Option<&serde_json::Value>) -> sqlx::Result<bool> {
-    let result = sqlx::query("UPDATE users SET presence = $1, capacity = COALESCE($2, capacity) WHERE id = $3 AND tenant_id = $4")
+pub async fn set_presence(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    presence: &str,
+    capacity: Option<&serde_json::Value>,
+    voice_address: Option<&str>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE users SET presence = $1, capacity = COALESCE($2, capacity), voice_address = COALESCE($3, voice_address) WHERE id = $4 AND tenant_id = $5",
+    )
         .bind(presence)
         .bind(capacity.map(|c| c.to_string()))
+        .bind(voice_address)
         .bind(id)
         .bind(tenant)
         .execute(&db.pool)

@@ -395,3 +395,43 @@ pub async fn private_reply(
     let message = store::message(&state.db, tenant, &message_id).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": message_id, "message": message }))))
 }
+
+/// `POST /v1/conversations/{id}/call` body.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// The voice channel to call from; the tenant's first voice channel when absent.
+    channel_id: Option<String>,
+}
+
+/// Call the customer from this conversation: the voice channel places the call, and the call's
+/// events join this conversation. The conversation's assignee is rung when the customer answers.
+pub async fn call(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<CallRequest>) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.0.tenant.as_str();
+    let conversation = load(&state, &caller, &id).await?;
+    let contact_id = conversation["contact_id"].as_str().unwrap_or_default().to_string();
+    let contact = store::contact(&state.db, tenant, &contact_id).await?.ok_or_else(|| ApiError::not_found("the conversation's contact is gone"))?;
+    let phone = contact["phone"].as_str().map(str::to_string).ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_phone", "the customer has no phone number; add one to the contact first")
+    })?;
+    let voice = state
+        .channels
+        .all()
+        .into_iter()
+        .filter(|c| c.tenant == tenant && r.channel_id.as_ref().is_none_or(|wanted| &c.id == wanted))
+        .find_map(|c| state.connectors.get(&c.connector).filter(|k| k.info.capabilities.calls).map(|k| (c, k)));
+    let (channel, connector) = voice.ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_voice_channel", "the tenant has no voice channel to call from (or `channel_id` is not one)")
+    })?;
+    let context = state.channels.context(&channel.id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    let action = wit::Action::StartCall(wit::CallRequest { to: phone.clone(), reference: id.clone() });
+    let receipt = match state.connectors.runtime().act(&connector, context, action).await {
+        Ok(Ok(receipt)) => receipt,
+        Ok(Err(e)) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the call: {e:?}"))),
+        Err(e) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
+    };
+    let data = json!({ "channel_id": channel.id, "call_id": receipt.provider_id, "to": phone, "requested_by": caller.0.user_id, "conversation_id": id });
+    store::record_timeline(&state.db, tenant, &contact_id, Some(&id), "call.requested", &data).await?;
+    state.bump_events();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "call_id": receipt.provider_id, "channel_id": channel.id }))))
+}

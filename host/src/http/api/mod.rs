@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/conversations/{id}/notes", post(conversations::add_note))
         .route("/v1/conversations/{id}/typing", post(conversations::typing))
         .route("/v1/conversations/{id}/read", post(conversations::mark_read))
+        .route("/v1/conversations/{id}/call", post(conversations::call))
         .route("/v1/messages/{id}", get(conversations::get_message))
         .route("/v1/messages/{id}/private-reply", post(conversations::private_reply))
         .route("/v1/attachments", post(attachments::upload))

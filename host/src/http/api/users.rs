@@ -75,6 +75,8 @@ pub struct PresenceRequest {
     presence: Presence,
     /// Concurrent items per channel kind, e.g. `{"voice": 1, "whatsapp": 4}`.
     capacity: Option<std::collections::BTreeMap<String, u32>>,
+    /// Where calls ring this agent: `client:alice`, `sip:alice@pbx.example.com` or a number.
+    voice_address: Option<String>,
 }
 
 /// Set the caller's presence and capacity; routing and the voice bridge read them.
@@ -89,8 +91,12 @@ pub async fn set_presence(State(state): State<AppState>, caller: Caller, Body(r)
     {
         return Err(ApiError::invalid("capacity", "allows at most 20 channel kinds, each at most 100"));
     }
+    let valid_address = |a: &str| (a.starts_with("client:") || a.starts_with("sip:") || a.starts_with('+')) && a.len() <= 200;
+    if r.voice_address.as_deref().is_some_and(|a| !valid_address(a)) {
+        return Err(ApiError::invalid("voice_address", "must be `client:NAME`, `sip:USER@HOST` or a number in E.164 (+15551234567)"));
+    }
     let capacity = r.capacity.map(|c| json!(c));
-    users::set_presence(&state.db, &caller.0.tenant, &caller.0.user_id, presence, capacity.as_ref()).await?;
+    users::set_presence(&state.db, &caller.0.tenant, &caller.0.user_id, presence, capacity.as_ref(), r.voice_address.as_deref()).await?;
     state.bump_events();
     me(State(state), caller).await
 }
