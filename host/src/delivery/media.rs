@@ -65,15 +65,7 @@ async fn fetch(connectors: &ConnectorRegistry, channels: &ChannelDirectory, job:
     let context = channels.context(&job.channel_id, &connector).map_err(|e| (e, true))?;
     let m = &job.media;
     let media = wit::Media {
-        kind: match m.kind.as_str() {
-            "image" => wit::MediaKind::Image,
-            "audio" => wit::MediaKind::Audio,
-            "voice" => wit::MediaKind::Voice,
-            "video" => wit::MediaKind::Video,
-            "document" => wit::MediaKind::Document,
-            "sticker" => wit::MediaKind::Sticker,
-            _ => wit::MediaKind::File,
-        },
+        kind: translate::wit_media_kind(&m.kind),
         provider_media_id: m.provider_media_id.clone(),
         url: m.url.clone(),
         mime_type: m.mime_type.clone(),
@@ -86,15 +78,8 @@ async fn fetch(connectors: &ConnectorRegistry, channels: &ChannelDirectory, job:
         Ok(Ok(fetched)) if fetched.data.len() > max_bytes => Err((format!("the media is larger than {max_bytes} bytes"), false)),
         Ok(Ok(fetched)) => Ok((fetched.mime_type, fetched.filename, fetched.data)),
         Ok(Err(e)) => {
-            let retry = matches!(e, wit::SendError::Transient(_) | wit::SendError::RateLimited(_));
-            let (category, error) = match &e {
-                wit::SendError::Rejected(x) => (wit::FailureCategory::Rejected, x),
-                wit::SendError::RateLimited((_, x)) => (wit::FailureCategory::RateLimited, x),
-                wit::SendError::WindowClosed(x) => (wit::FailureCategory::WindowClosed, x),
-                wit::SendError::OptedOut(x) => (wit::FailureCategory::OptedOut, x),
-                wit::SendError::Auth(x) => (wit::FailureCategory::Auth, x),
-                wit::SendError::Transient(x) => (wit::FailureCategory::Transient, x),
-            };
+            let (category, error, _) = translate::send_error_parts(&e);
+            let retry = matches!(category, wit::FailureCategory::Transient | wit::FailureCategory::RateLimited);
             let error = translate::provider_error(translate::category(category), error);
             Err((format!("{} {}: {}", error.category, error.code, error.title), retry))
         }

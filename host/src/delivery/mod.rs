@@ -150,14 +150,7 @@ impl Dispatcher {
         match self.connectors.runtime().send(&connector, context, message).await {
             Ok(Ok(receipt)) => Outcome::Accepted { provider_id: receipt.provider_message_id, segments: receipt.segments },
             Ok(Err(error)) => {
-                let (category, e, retry_after) = match &error {
-                    wit::SendError::Rejected(e) => (wit::FailureCategory::Rejected, e, None),
-                    wit::SendError::RateLimited((after, e)) => (wit::FailureCategory::RateLimited, e, *after),
-                    wit::SendError::WindowClosed(e) => (wit::FailureCategory::WindowClosed, e, None),
-                    wit::SendError::OptedOut(e) => (wit::FailureCategory::OptedOut, e, None),
-                    wit::SendError::Auth(e) => (wit::FailureCategory::Auth, e, None),
-                    wit::SendError::Transient(e) => (wit::FailureCategory::Transient, e, None),
-                };
+                let (category, e, retry_after) = translate::send_error_parts(&error);
                 let error = translate::provider_error(translate::category(category), e);
                 match category {
                     wit::FailureCategory::RateLimited | wit::FailureCategory::Transient => Outcome::Retry { error, retry_after_ms: retry_after },

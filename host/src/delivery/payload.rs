@@ -22,21 +22,9 @@ pub struct Payload {
     pub attachment_mime: Option<String>,
 }
 
-fn media_kind(kind: &str) -> wit::MediaKind {
-    match kind {
-        "image" => wit::MediaKind::Image,
-        "audio" => wit::MediaKind::Audio,
-        "voice" => wit::MediaKind::Voice,
-        "video" => wit::MediaKind::Video,
-        "document" => wit::MediaKind::Document,
-        "sticker" => wit::MediaKind::Sticker,
-        _ => wit::MediaKind::File,
-    }
-}
-
 fn media(m: &OutboundMedia, data: Option<&Vec<u8>>) -> wit::OutboundMedia {
     wit::OutboundMedia {
-        kind: media_kind(&m.kind),
+        kind: crate::ingest::translate::wit_media_kind(&m.kind),
         url: m.url.clone(),
         data: data.cloned(),
         mime_type: m.mime_type.clone(),

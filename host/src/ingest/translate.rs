@@ -21,6 +21,31 @@ pub fn media_kind(kind: wit::MediaKind) -> &'static str {
     }
 }
 
+/// The contract's media kind for a domain name (`image`, ...); unknown names are files.
+pub fn wit_media_kind(kind: &str) -> wit::MediaKind {
+    match kind {
+        "image" => wit::MediaKind::Image,
+        "audio" => wit::MediaKind::Audio,
+        "voice" => wit::MediaKind::Voice,
+        "video" => wit::MediaKind::Video,
+        "document" => wit::MediaKind::Document,
+        "sticker" => wit::MediaKind::Sticker,
+        _ => wit::MediaKind::File,
+    }
+}
+
+/// What a send error means: its category, the provider's words, and any retry-after.
+pub fn send_error_parts(e: &wit::SendError) -> (wit::FailureCategory, &wit::ProviderError, Option<u64>) {
+    match e {
+        wit::SendError::Rejected(x) => (wit::FailureCategory::Rejected, x, None),
+        wit::SendError::RateLimited((after, x)) => (wit::FailureCategory::RateLimited, x, *after),
+        wit::SendError::WindowClosed(x) => (wit::FailureCategory::WindowClosed, x, None),
+        wit::SendError::OptedOut(x) => (wit::FailureCategory::OptedOut, x, None),
+        wit::SendError::Auth(x) => (wit::FailureCategory::Auth, x, None),
+        wit::SendError::Transient(x) => (wit::FailureCategory::Transient, x, None),
+    }
+}
+
 /// A media item in the domain's terms.
 pub fn media(m: &wit::Media) -> Media {
     Media {

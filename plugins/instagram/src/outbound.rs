@@ -79,8 +79,8 @@ pub fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
 pub fn act(action: Action) -> Result<ActionReceipt, SendError> {
     let graph = Graph::from_settings(crate::DEFAULT_GRAPH_URL, crate::DEFAULT_GRAPH_VERSION)?;
     let body = match action {
-        Action::Typing((recipient, active)) => {
-            json!({ "recipient": { "id": recipient }, "sender_action": if active { "typing_on" } else { "typing_off" } })
+        Action::Typing(typing) => {
+            json!({ "recipient": { "id": typing.to }, "sender_action": if typing.active { "typing_on" } else { "typing_off" } })
         }
         Action::MarkRead((recipient, _)) => json!({ "recipient": { "id": recipient }, "sender_action": "mark_seen" }),
         Action::PrivateReply((comment_id, text)) => json!({ "recipient": { "comment_id": comment_id }, "message": { "text": text } }),

@@ -115,6 +115,14 @@ impl Api {
     }
 }
 
+/// Download media (an MMS attachment, a recording) with the account's credentials.
+pub fn fetch_media(media: Media) -> Result<FetchedMedia, SendError> {
+    let api = Api::from_settings()?;
+    let url = media.url.ok_or_else(|| SendError::Rejected(provider_error("no-media-url", "the media item has no URL")))?;
+    let response = api.get_following(&url)?;
+    Ok(FetchedMedia { mime_type: response.header("content-type").map(str::to_string).or(media.mime_type), filename: media.filename, data: response.body })
+}
+
 /// What a Twilio error code means for the host's policy.
 pub fn category(code: i64, http_status: u16) -> FailureCategory {
     match code {

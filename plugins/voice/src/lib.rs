@@ -309,10 +309,7 @@ impl Connector for Voice {
     }
 
     fn fetch_media(media: Media) -> Result<FetchedMedia, SendError> {
-        let api = Api::from_settings()?;
-        let url = media.url.ok_or_else(|| SendError::Rejected(provider_error("no-media-url", "the recording has no URL")))?;
-        let response = api.get_following(&url)?;
-        Ok(FetchedMedia { mime_type: response.header("content-type").map(str::to_string).or(media.mime_type), filename: None, data: response.body })
+        twilio_common::fetch_media(media)
     }
 }
 

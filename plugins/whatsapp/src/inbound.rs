@@ -10,23 +10,7 @@ use switchboard_sdk::prelude::*;
 
 /// Handle one webhook request: the handshake, or signed events.
 pub fn handle(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection> {
-    meta_graph::handle(request, |body| {
-        let events = parse(body)?;
-        remember_last_inbound(&events);
-        Ok(events)
-    })
-}
-
-/// Typing and mark-read need the customer's latest message id: keep it in the channel's state.
-fn remember_last_inbound(events: &[Event]) {
-    for event in events {
-        if let Event::Message(m) = event
-            && m.direction == Direction::Inbound
-            && !m.provider_message_id.starts_with("unparsed-")
-        {
-            let _ = host::state_set(&format!("last-inbound:{}", m.contact.id), m.provider_message_id.as_bytes());
-        }
-    }
+    meta_graph::handle(request, parse)
 }
 
 /// Parse a webhook body into events.

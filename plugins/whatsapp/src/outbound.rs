@@ -180,18 +180,17 @@ pub fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
     Ok(SendReceipt { provider_message_id: id, segments: None })
 }
 
-/// Mark-as-read and the typing indicator. Both name the customer's message: mark-read is given
-/// it, typing uses the latest one the connector kept in the channel's state.
+/// Mark-as-read and the typing indicator. Both name the customer's message, which the host gives.
 pub fn act(action: Action) -> Result<ActionReceipt, SendError> {
     let graph = Graph::load()?;
     match action {
         Action::MarkRead((_recipient, message_id)) => {
             graph.messages(&json!({ "messaging_product": "whatsapp", "status": "read", "message_id": message_id }))?;
         }
-        Action::Typing((recipient, active)) => {
+        Action::Typing(typing) => {
             // WhatsApp hides the indicator by itself when the reply arrives or after 25 seconds.
-            if active {
-                let last = host::state_get(&format!("last-inbound:{recipient}")).and_then(|v| String::from_utf8(v).ok()).ok_or_else(|| {
+            if typing.active {
+                let last = typing.in_reply_to.ok_or_else(|| {
                     SendError::Rejected(provider_error("no-message", "WhatsApp shows typing only in answer to a message from the customer"))
                 })?;
                 graph.messages(&json!({

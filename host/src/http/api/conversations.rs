@@ -77,6 +77,40 @@ pub async fn get_message(State(state): State<AppState>, caller: Caller, Path(id)
         .ok_or_else(|| ApiError::not_found(format!("no message `{id}`")))
 }
 
+/// The channel, its loaded connector and the sandbox context for calls on it.
+struct Wired {
+    channel: crate::channels::Channel,
+    connector: std::sync::Arc<crate::runtime::LoadedConnector>,
+    context: std::sync::Arc<crate::runtime::ChannelContext>,
+}
+
+fn wire(state: &AppState, channel_id: &str) -> Result<Wired, ApiError> {
+    let channel = state
+        .channels
+        .get(channel_id)
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", format!("channel `{channel_id}` no longer exists")))?;
+    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
+    })?;
+    let context = state
+        .channels
+        .context(channel_id, &connector)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    Ok(Wired { channel, connector, context })
+}
+
+/// Run an action on a channel; a refusal or a connector failure is a 502 naming it.
+async fn act(state: &AppState, wired: Wired, action: wit::Action, what: &str) -> Result<wit::ActionReceipt, ApiError> {
+    match state.connectors.runtime().act(&wired.connector, wired.context, action).await {
+        Ok(Ok(receipt)) => Ok(receipt),
+        Ok(Err(e)) => {
+            let (_, error, _) = crate::ingest::translate::send_error_parts(&e);
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the {what}: {} {}", error.code, error.title)))
+        }
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
+    }
+}
+
 /// `POST /v1/conversations/{id}/messages` body: `content`, or the `text` shortcut.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,12 +144,7 @@ pub async fn send(
         return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 200 visible ASCII characters"));
     }
     let context = store::send_context(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
-    let channel = state.channels.get(&context.channel_id).ok_or_else(|| {
-        ApiError::new(StatusCode::CONFLICT, "channel_removed", format!("channel `{}` no longer exists", context.channel_id))
-    })?;
-    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
-    })?;
+    let Wired { channel, connector, .. } = wire(&state, &context.channel_id)?;
     let caps = &connector.info.capabilities;
     let rules = ChannelRules {
         reply_window_seconds: caps.reply_window_seconds,
@@ -291,11 +320,8 @@ pub async fn add_note(State(state): State<AppState>, caller: Caller, Path(id): P
 pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let tenant = caller.0.tenant.as_str();
     let context = store::send_context(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
-    let channel = state.channels.get(&context.channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
-    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
-    })?;
-    if !connector.info.capabilities.read_receipts {
+    let wired = wire(&state, &context.channel_id)?;
+    if !wired.connector.info.capabilities.read_receipts {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_receipts_unsupported", "this channel has no read receipts"));
     }
     let latest = store::messages(&state.db, tenant, &id)
@@ -306,12 +332,8 @@ pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): 
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "nothing_to_read", "the customer has not written in this conversation"))?;
     let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
     let provider_id = latest["provider_message_id"].as_str().unwrap_or_default().to_string();
-    let ctx = state.channels.context(&context.channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
-    match state.connectors.runtime().act(&connector, ctx, wit::Action::MarkRead((recipient, provider_id))).await {
-        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT),
-        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the read receipt: {e:?}"))),
-        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
-    }
+    act(&state, wired, wit::Action::MarkRead((recipient, provider_id)), "read receipt").await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST .../typing` body.
@@ -324,20 +346,20 @@ pub struct TypingRequest {
 /// Show or hide the business's typing indicator to the customer.
 pub async fn typing(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(r): Body<TypingRequest>) -> Result<StatusCode, ApiError> {
     let context = store::send_context(&state.db, &caller.0.tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
-    let channel = state.channels.get(&context.channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
-    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
-    })?;
-    if !connector.info.capabilities.typing {
+    let wired = wire(&state, &context.channel_id)?;
+    if !wired.connector.info.capabilities.typing {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "typing_unsupported", "this channel has no typing indicator"));
     }
     let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
-    let ctx = state.channels.context(&context.channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
-    match state.connectors.runtime().act(&connector, ctx, wit::Action::Typing((recipient, r.active))).await {
-        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT),
-        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the typing indicator: {e:?}"))),
-        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
-    }
+    let latest = store::messages(&state.db, &caller.0.tenant, &id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| m["direction"] == "inbound")
+        .and_then(|m| m["provider_message_id"].as_str().map(str::to_string));
+    let typing = wit::TypingRequest { to: recipient, active: r.active, in_reply_to: latest };
+    act(&state, wired, wit::Action::Typing(typing), "typing indicator").await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/messages/{id}/private-reply` body.
@@ -366,19 +388,11 @@ pub async fn private_reply(
     let comment_id = comment["provider_message_id"].as_str().unwrap_or_default().to_string();
     let conversation = comment["conversation_id"].as_str().unwrap_or_default().to_string();
     let channel_id = comment["channel_id"].as_str().unwrap_or_default().to_string();
-    let channel = state.channels.get(&channel_id).ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "channel_removed", "the channel no longer exists"))?;
-    let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
-    })?;
-    if !connector.info.capabilities.comments {
+    let wired = wire(&state, &channel_id)?;
+    if !wired.connector.info.capabilities.comments {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "comments_unsupported", "this channel has no comments"));
     }
-    let context = state.channels.context(&channel_id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
-    let receipt = match state.connectors.runtime().act(&connector, context, wit::Action::PrivateReply((comment_id, r.text.clone()))).await {
-        Ok(Ok(receipt)) => receipt,
-        Ok(Err(e)) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the private reply: {e:?}"))),
-        Err(e) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
-    };
+    let receipt = act(&state, wired, wit::Action::PrivateReply((comment_id, r.text.clone())), "private reply").await?;
     let send_context = store::send_context(&state.db, tenant, &conversation).await?.ok_or_else(|| ApiError::not_found("the comment's conversation is gone"))?;
     let message_id = store::record_sent(
         &state.db,
@@ -420,16 +434,12 @@ pub async fn call(State(state): State<AppState>, caller: Caller, Path(id): Path<
         .into_iter()
         .filter(|c| c.tenant == tenant && r.channel_id.as_ref().is_none_or(|wanted| &c.id == wanted))
         .find_map(|c| state.connectors.get(&c.connector).filter(|k| k.info.capabilities.calls).map(|k| (c, k)));
-    let (channel, connector) = voice.ok_or_else(|| {
+    let (channel, _) = voice.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_voice_channel", "the tenant has no voice channel to call from (or `channel_id` is not one)")
     })?;
-    let context = state.channels.context(&channel.id, &connector).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
+    let wired = wire(&state, &channel.id)?;
     let action = wit::Action::StartCall(wit::CallRequest { to: phone.clone(), reference: id.clone() });
-    let receipt = match state.connectors.runtime().act(&connector, context, action).await {
-        Ok(Ok(receipt)) => receipt,
-        Ok(Err(e)) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_refused", format!("the provider refused the call: {e:?}"))),
-        Err(e) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "connector_failed", e.to_string())),
-    };
+    let receipt = act(&state, wired, action, "call").await?;
     let data = json!({ "channel_id": channel.id, "call_id": receipt.provider_id, "to": phone, "requested_by": caller.0.user_id, "conversation_id": id });
     store::record_timeline(&state.db, tenant, &contact_id, Some(&id), "call.requested", &data).await?;
     state.bump_events();
