@@ -11,7 +11,7 @@ use crate::domain::content::ProviderError;
 use crate::ingest::translate;
 use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
 use crate::runtime::registry::ConnectorRegistry;
-use crate::store::outbox::{self, Claimed};
+use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::{Db, now_ms};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -63,38 +63,54 @@ impl Dispatcher {
                 }
                 continue;
             }
-            futures::stream::iter(claimed)
-                .for_each_concurrent(self.config.concurrency, |row| {
+            // Send the batch concurrently, then record every outcome in one transaction.
+            let attempts: Vec<(Claimed, Outcome)> = futures::stream::iter(claimed)
+                .map(|row| {
                     let this = self.clone();
-                    async move { this.deliver(row).await }
+                    async move {
+                        let outcome = this.attempt(&row).await;
+                        (row, outcome)
+                    }
                 })
+                .buffer_unordered(self.config.concurrency)
+                .collect()
                 .await;
+            let records: Vec<(Claimed, Recorded)> = attempts.into_iter().map(|(row, outcome)| {
+                let recorded = self.decide(&row, outcome);
+                (row, recorded)
+            }).collect();
+            if let Err(e) = outbox::record(&self.db, &self.owner, &records).await {
+                tracing::error!(error = %e, rows = records.len(), "could not record delivery outcomes; the leases will expire and the rows will be retried");
+            }
+            self.update_health(&records).await;
         }
     }
 
-    async fn deliver(&self, row: Claimed) {
-        let outcome = self.attempt(&row).await;
-        let result = match outcome {
-            Outcome::Accepted { provider_id, segments } => {
-                if self.unhealthy.lock().unwrap().remove(&row.channel_id) {
-                    let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
-                }
-                outbox::delivered(&self.db, &row, &self.owner, &provider_id, segments).await
-            }
+    /// What to record for an attempt's outcome.
+    fn decide(&self, row: &Claimed, outcome: Outcome) -> Recorded {
+        match outcome {
+            Outcome::Accepted { provider_id, segments } => Recorded::Delivered { provider_id, segments },
             Outcome::Retry { error, retry_after_ms } => {
                 let attempt = row.attempts as u32 + 1;
                 if attempt >= self.config.max_attempts {
                     let mut error = error;
                     error.detail = Some(format!("gave up after {attempt} attempts; last: {}", error.detail.unwrap_or_default()));
-                    outbox::failed(&self.db, &row, &self.owner, &error).await
+                    Recorded::Failed(error)
                 } else {
                     let delay = retry_delay_ms(attempt, self.config.retry_base_ms, self.config.retry_cap_ms, retry_after_ms, rand::random());
                     tracing::info!(message = %row.message_id, channel = %row.channel_id, attempt, delay_ms = delay, code = %error.code, "delivery will be retried");
-                    outbox::retry_later(&self.db, &row, &self.owner, now_ms() + delay as i64, &error).await
+                    Recorded::Retry { at: now_ms() + delay as i64, error }
                 }
             }
-            Outcome::Fail(error) => {
-                if error.category == "auth" {
+            Outcome::Fail(error) => Recorded::Failed(error),
+        }
+    }
+
+    /// Show refused credentials on the channel, and clear them once a send succeeds.
+    async fn update_health(&self, records: &[(Claimed, Recorded)]) {
+        for (row, recorded) in records {
+            match recorded {
+                Recorded::Failed(error) if error.category == "auth" => {
                     tracing::error!(channel = %row.channel_id, code = %error.code, "the channel's credentials were refused: {}; fix the channel's settings", error.title);
                     self.unhealthy.lock().unwrap().insert(row.channel_id.clone());
                     let problem = serde_json::json!({
@@ -103,11 +119,13 @@ impl Dispatcher {
                     });
                     let _ = crate::store::channels::set_health(&self.db, &row.channel_id, Some(&problem)).await;
                 }
-                outbox::failed(&self.db, &row, &self.owner, &error).await
+                Recorded::Delivered { .. } => {
+                    if self.unhealthy.lock().unwrap().remove(&row.channel_id) {
+                        let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
+                    }
+                }
+                _ => {}
             }
-        };
-        if let Err(e) = result {
-            tracing::error!(message = %row.message_id, error = %e, "could not record a delivery outcome; the lease will expire and it will be retried");
         }
     }
 

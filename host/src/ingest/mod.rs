@@ -1,4 +1,5 @@
-//! Durable ingest: a webhook's events are committed before the provider gets its reply.
+//! Durable ingest: a webhook's events are committed before the provider gets its reply, and an
+//! agent's message with its outbox row before the API answers.
 //!
 //! Concurrent webhooks are group-committed: a worker takes every job waiting in the queue and
 //! writes them in one transaction, so one fsync serves many requests. Each request waits for its
@@ -8,6 +9,7 @@
 pub mod translate;
 
 use crate::domain::content::InboundEvent;
+use crate::store::conversations::{NewOutbound, queue_outbound};
 use crate::store::ingest::{IngestReport, IngestTarget, apply};
 use crate::store::{Db, now_ms};
 use std::sync::Arc;
@@ -16,12 +18,32 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// Most jobs written in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// What one job writes.
+enum Work {
+    /// A webhook's events.
+    Events { tenant: String, channel: String, tier: &'static str, events: Vec<InboundEvent> },
+    /// An agent's message and its outbox row.
+    Outbound(NewOutbound),
+}
+
+/// What one job wrote.
+enum Done {
+    Events(IngestReport),
+    Outbound((String, bool)),
+}
+
 struct Job {
-    tenant: String,
-    channel: String,
-    tier: &'static str,
-    events: Vec<InboundEvent>,
-    reply: oneshot::Sender<Result<IngestReport, String>>,
+    work: Work,
+    reply: oneshot::Sender<Result<Done, String>>,
+}
+
+impl Job {
+    fn tenant(&self) -> &str {
+        match &self.work {
+            Work::Events { tenant, .. } => tenant,
+            Work::Outbound(m) => &m.tenant,
+        }
+    }
 }
 
 /// The ingest queue.
@@ -64,17 +86,28 @@ impl Ingestor {
         Ingestor { queue }
     }
 
+    async fn submit(&self, work: Work) -> Result<Done, IngestError> {
+        let (reply, wait) = oneshot::channel();
+        self.queue.send(Job { work, reply }).await.map_err(|_| IngestError("the ingest queue is closed".into()))?;
+        wait.await.map_err(|_| IngestError("the ingest worker stopped".into()))?.map_err(IngestError)
+    }
+
     /// Commit one webhook's events; returns once they are durable.
     pub async fn commit(&self, tenant: &str, channel: &str, tier: &'static str, events: Vec<InboundEvent>) -> Result<IngestReport, IngestError> {
         if events.is_empty() {
             return Ok(IngestReport::default());
         }
-        let (reply, wait) = oneshot::channel();
-        let job = Job { tenant: tenant.into(), channel: channel.into(), tier, events, reply };
-        self.queue.send(job).await.map_err(|_| IngestError("the ingest queue is closed".into()))?;
-        let report = wait.await.map_err(|_| IngestError("the ingest worker stopped".into()))?.map_err(IngestError)?;
+        let work = Work::Events { tenant: tenant.into(), channel: channel.into(), tier, events };
+        let Done::Events(report) = self.submit(work).await? else { unreachable!("events jobs report events") };
         crate::failpoints::check(crate::failpoints::Point::IngestAfterCommit).await;
         Ok(report)
+    }
+
+    /// Store an agent's message with its outbox row; returns once durable, with the message id
+    /// and whether it was new (an `Idempotency-Key` seen before returns the first message).
+    pub async fn queue_outbound(&self, message: NewOutbound) -> Result<(String, bool), IngestError> {
+        let Done::Outbound(done) = self.submit(Work::Outbound(message)).await? else { unreachable!("outbound jobs report outbound") };
+        Ok(done)
     }
 }
 
@@ -96,14 +129,19 @@ async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
     }
 }
 
-async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<IngestReport>> {
+async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
     let now = now_ms();
-    let tenants: Vec<&str> = jobs.iter().map(|j| j.tenant.as_str()).collect();
+    let tenants: Vec<&str> = jobs.iter().map(Job::tenant).collect();
     let mut tx = db.begin_for(&tenants).await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let target = IngestTarget { tenant: &job.tenant, channel: &job.channel, now_ms: now, reopen_window_ms, tier: job.tier };
-        reports.push(apply(&mut tx, &target, &job.events, db.dialect).await?);
+        reports.push(match &job.work {
+            Work::Events { tenant, channel, tier, events } => {
+                let target = IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier };
+                Done::Events(apply(&mut tx, &target, events, db.dialect).await?)
+            }
+            Work::Outbound(message) => Done::Outbound(queue_outbound(&mut tx, message, now).await?),
+        });
     }
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;

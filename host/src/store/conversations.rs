@@ -278,6 +278,7 @@ pub async fn add_note(db: &Db, tenant: &str, conversation: Option<&str>, contact
 }
 
 /// The facts the send policy needs about a conversation.
+#[derive(Debug, Clone)]
 pub struct SendContext {
     /// The channel.
     pub channel_id: String,
@@ -327,15 +328,16 @@ pub async fn send_context(db: &Db, tenant: &str, conversation: &str) -> sqlx::Re
 }
 
 /// An agent's message, ready to be queued.
-pub struct NewOutbound<'a> {
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
     /// The tenant.
-    pub tenant: &'a str,
+    pub tenant: String,
     /// The conversation.
-    pub conversation: &'a str,
+    pub conversation: String,
     /// What [`send_context`] found.
-    pub context: &'a SendContext,
+    pub context: SendContext,
     /// The author.
-    pub author: &'a str,
+    pub author: String,
     /// Parts, as stored and shown.
     pub parts: Value,
     /// Our id of the message replied to.
@@ -343,19 +345,18 @@ pub struct NewOutbound<'a> {
     /// What the dispatcher hands the connector.
     pub payload: Value,
     /// The client's Idempotency-Key.
-    pub idempotency_key: Option<&'a str>,
+    pub idempotency_key: Option<String>,
 }
 
-/// Store an outbound message and its outbox row in one transaction. Returns the message id and
-/// whether it was created now (false when the idempotency key was seen before).
-pub async fn queue_outbound(db: &Db, m: NewOutbound<'_>) -> sqlx::Result<(String, bool)> {
-    let now = now_ms();
-    let mut tx = db.begin_for(&[m.tenant]).await?;
-    if let Some(key) = m.idempotency_key {
+/// Store an outbound message and its outbox row, in the caller's transaction (the ingest writer
+/// group-commits them). Returns the message id and whether it was created now (false when the
+/// idempotency key was seen before).
+pub async fn queue_outbound(tx: &mut sqlx::Transaction<'_, sqlx::Any>, m: &NewOutbound, now: i64) -> sqlx::Result<(String, bool)> {
+    if let Some(key) = &m.idempotency_key {
         let existing: Option<String> = sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-            .bind(m.tenant)
+            .bind(&m.tenant)
             .bind(key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if let Some(id) = existing {
             return Ok((id, false));
@@ -367,49 +368,48 @@ pub async fn queue_outbound(db: &Db, m: NewOutbound<'_>) -> sqlx::Result<(String
          VALUES ($1, $2, $3, $4, $5, 'outbound', $6, $7, $8, 'pending', $9, $9)",
     )
     .bind(&id)
-    .bind(m.tenant)
-    .bind(m.conversation)
+    .bind(&m.tenant)
+    .bind(&m.conversation)
     .bind(&m.context.channel_id)
     .bind(&m.context.contact_id)
     .bind(m.parts.to_string())
     .bind(&m.reply_to)
-    .bind(m.author)
+    .bind(&m.author)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query(
         "INSERT INTO outbox (message_id, tenant_id, channel_id, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5)",
     )
     .bind(&id)
-    .bind(m.tenant)
+    .bind(&m.tenant)
     .bind(&m.context.channel_id)
     .bind(m.payload.to_string())
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    if let Some(key) = m.idempotency_key {
+    if let Some(key) = &m.idempotency_key {
         sqlx::query("INSERT INTO idempotency_keys (tenant_id, key, message_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(m.tenant)
+            .bind(&m.tenant)
             .bind(key)
             .bind(&id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     sqlx::query(
         "UPDATE conversations SET last_outbound_at = $1, first_response_at = COALESCE(first_response_at, $1), updated_at = $1 WHERE id = $2",
     )
     .bind(now)
-    .bind(m.conversation)
-    .execute(&mut *tx)
+    .bind(&m.conversation)
+    .execute(&mut **tx)
     .await?;
     let data = json!({
         "conversation_id": m.conversation, "message_id": id, "contact_id": m.context.contact_id,
         "channel_id": m.context.channel_id, "direction": "outbound", "author_id": m.author, "parts": m.parts,
     });
-    timeline(&mut tx, m.tenant, &m.context.contact_id, Some(m.conversation), "message", &data, now).await?;
-    publish(&mut tx, m.tenant, "message.created", &data, now).await?;
-    tx.commit().await?;
+    timeline(tx, &m.tenant, &m.context.contact_id, Some(&m.conversation), "message", &data, now).await?;
+    publish(tx, &m.tenant, "message.created", &data, now).await?;
     Ok((id, true))
 }
 

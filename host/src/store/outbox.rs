@@ -58,13 +58,11 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Res
 
 /// The provider accepted the message: record its id, apply any status that arrived first, and
 /// remove the row.
-pub async fn delivered(db: &Db, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>) -> sqlx::Result<()> {
-    let now = now_ms();
-    let mut tx = db.begin_for(&[&row.tenant]).await?;
+async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>, now: i64) -> sqlx::Result<()> {
     let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
         .bind(&row.message_id)
         .bind(owner)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if deleted.rows_affected() == 0 {
         // The lease expired and another host took the row; it records the outcome.
@@ -75,86 +73,123 @@ pub async fn delivered(db: &Db, row: &Claimed, owner: &str, provider_id: &str, s
         .bind(segments.map(i64::from))
         .bind(now)
         .bind(&row.message_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    apply_status(&mut tx, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
+    apply_status(tx, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
     let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
         .bind(&row.channel_id)
         .bind(provider_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if let Some(early) = early {
         let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
         let error: Option<ProviderError> = early.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok());
-        apply_status(&mut tx, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
+        apply_status(tx, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
         sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
             .bind(&row.channel_id)
             .bind(provider_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// A temporary failure: try again at `next_attempt_at`.
-pub async fn retry_later(db: &Db, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError) -> sqlx::Result<()> {
-    let mut tx = db.begin_write().await?;
+async fn retry_later(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3",
     )
     .bind(next_attempt_at)
     .bind(&row.message_id)
     .bind(owner)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     // Show the last error while the message waits, without changing its state.
     sqlx::query("UPDATE messages SET error = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(error).unwrap())
-        .bind(now_ms())
+        .bind(now)
         .bind(&row.message_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// A permanent failure: the message fails with the provider's reason and leaves the outbox.
-pub async fn failed(db: &Db, row: &Claimed, owner: &str, error: &ProviderError) -> sqlx::Result<()> {
-    let now = now_ms();
-    let mut tx = db.begin_for(&[&row.tenant]).await?;
+async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, error: &ProviderError, now: i64) -> sqlx::Result<()> {
     let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
         .bind(&row.message_id)
         .bind(owner)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if deleted.rows_affected() == 0 {
         return Ok(());
     }
-    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut *tx).await?;
+    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut **tx).await?;
     let conversation: String = found.get("conversation_id");
     let contact: String = found.get("contact_id");
     sqlx::query("UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(error).unwrap())
         .bind(now)
         .bind(&row.message_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if error.category == "window_closed" {
         sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&conversation)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     if error.category == "opted_out" {
-        record_consent(&mut tx, &row.tenant, &row.channel_id, &contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
+        record_consent(tx, &row.tenant, &row.channel_id, &contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
     }
     publish(
-        &mut tx,
+        tx,
         &row.tenant,
         "message.status",
         &serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error }),
         now,
     )
     .await?;
+    Ok(())
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// The provider accepted it.
+    Delivered {
+        /// The provider's id.
+        provider_id: String,
+        /// SMS segments.
+        segments: Option<u32>,
+    },
+    /// Try again at this time.
+    Retry {
+        /// Unix ms.
+        at: i64,
+        /// The last error.
+        error: ProviderError,
+    },
+    /// It failed for good.
+    Failed(ProviderError),
+}
+
+/// Record the outcomes of a claimed batch in one transaction (one commit for the whole batch).
+/// Rows whose lease this host lost are left to the host that took them.
+pub async fn record(db: &Db, owner: &str, outcomes: &[(Claimed, Recorded)]) -> sqlx::Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<&str> = outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect();
+    let now = now_ms();
+    let mut tx = db.begin_for(&tenants).await?;
+    for (row, outcome) in outcomes {
+        match outcome {
+            Recorded::Delivered { provider_id, segments } => delivered(&mut tx, row, owner, provider_id, *segments, now).await?,
+            Recorded::Retry { at, error } => retry_later(&mut tx, row, owner, *at, error, now).await?,
+            Recorded::Failed(error) => failed(&mut tx, row, owner, error, now).await?,
+        }
+    }
     tx.commit().await
 }

@@ -186,20 +186,20 @@ pub async fn send(
         OutboundContent::Interactive { interactive } => json!([{ "type": "interactive", "message": interactive }]),
     };
     let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag, attachment_mime };
-    let (message_id, created) = store::queue_outbound(
-        &state.db,
-        NewOutbound {
-            tenant,
-            conversation: &id,
-            context: &context,
-            author: &caller.0.user_id,
+    let (message_id, created) = state
+        .ingestor
+        .queue_outbound(NewOutbound {
+            tenant: tenant.to_string(),
+            conversation: id.clone(),
+            context,
+            author: caller.0.user_id.clone(),
             parts,
             reply_to: request.reply_to,
             payload: serde_json::to_value(&payload).expect("payload serializes"),
-            idempotency_key: idempotency_key.as_deref(),
-        },
-    )
-    .await?;
+            idempotency_key,
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("{e}; retry with the same Idempotency-Key")))?;
     if created {
         state.dispatch.notify_one();
         state.bump_events();
