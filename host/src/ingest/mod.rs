@@ -10,7 +10,7 @@ pub mod translate;
 
 use crate::domain::content::InboundEvent;
 use crate::store::conversations::{NewOutbound, queue_outbound};
-use crate::store::ingest::{IngestReport, IngestTarget, apply};
+use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::{Db, now_ms};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -132,17 +132,22 @@ async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
 async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
     let now = now_ms();
     let tenants: Vec<&str> = jobs.iter().map(Job::tenant).collect();
-    let mut tx = db.begin_for(&tenants).await?;
+    // Stream events are written last, under the tenants' locks, so writers run in parallel and
+    // hold the locks only for that insert and the commit.
+    let stream = Events::deferred();
+    let mut tx = db.begin_write().await?;
     let mut reports = Vec::with_capacity(jobs.len());
     for job in jobs {
         reports.push(match &job.work {
             Work::Events { tenant, channel, tier, events } => {
-                let target = IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier };
+                let target = IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier, events: &stream };
                 Done::Events(apply(&mut tx, &target, events, db.dialect).await?)
             }
-            Work::Outbound(message) => Done::Outbound(queue_outbound(&mut tx, message, now).await?),
+            Work::Outbound(message) => Done::Outbound(queue_outbound(&mut tx, &stream, message, now).await?),
         });
     }
+    db.lock_tenants(&mut tx, &tenants).await?;
+    stream.flush(&mut tx).await?;
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;
     Ok(reports)

@@ -351,7 +351,12 @@ pub struct NewOutbound {
 /// Store an outbound message and its outbox row, in the caller's transaction (the ingest writer
 /// group-commits them). Returns the message id and whether it was created now (false when the
 /// idempotency key was seen before).
-pub async fn queue_outbound(tx: &mut sqlx::Transaction<'_, sqlx::Any>, m: &NewOutbound, now: i64) -> sqlx::Result<(String, bool)> {
+pub async fn queue_outbound(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    events: &super::ingest::Events,
+    m: &NewOutbound,
+    now: i64,
+) -> sqlx::Result<(String, bool)> {
     if let Some(key) = &m.idempotency_key {
         let existing: Option<String> = sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
             .bind(&m.tenant)
@@ -409,7 +414,7 @@ pub async fn queue_outbound(tx: &mut sqlx::Transaction<'_, sqlx::Any>, m: &NewOu
         "channel_id": m.context.channel_id, "direction": "outbound", "author_id": m.author, "parts": m.parts,
     });
     timeline(tx, &m.tenant, &m.context.contact_id, Some(&m.conversation), "message", &data, now).await?;
-    publish(tx, &m.tenant, "message.created", &data, now).await?;
+    events.emit(tx, &m.tenant, "message.created", &data, now).await?;
     Ok((id, true))
 }
 

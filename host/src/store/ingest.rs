@@ -16,6 +16,8 @@ pub struct IngestTarget<'a> {
     pub now_ms: i64,
     /// How long after resolution an inbound message reopens a conversation.
     pub reopen_window_ms: i64,
+    /// Where stream events go.
+    pub events: &'a Events,
     /// The routing tier of the channel's direct conversations (`immediate` or `reactive`);
     /// comment threads are always `proactive`.
     pub tier: &'a str,
@@ -34,6 +36,43 @@ pub struct IngestReport {
     pub early_statuses: usize,
     /// Other events recorded.
     pub other: usize,
+}
+
+/// Where a transaction's stream events go.
+pub enum Events {
+    /// Inserted at once: the transaction took its tenants' locks when it began.
+    Now,
+    /// Collected, and inserted by the ingest writer just before it commits, under its tenants'
+    /// locks: the locks are then held only for that insert and the commit.
+    Deferred(std::sync::Mutex<Vec<(String, &'static str, serde_json::Value, i64)>>),
+}
+
+impl Events {
+    /// A collector for a batch.
+    pub fn deferred() -> Events {
+        Events::Deferred(std::sync::Mutex::new(Vec::new()))
+    }
+
+    /// Record one event.
+    pub async fn emit(&self, tx: &mut Transaction<'_, Any>, tenant: &str, kind: &'static str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+        match self {
+            Events::Now => publish(tx, tenant, kind, data, now).await,
+            Events::Deferred(buffer) => {
+                buffer.lock().unwrap().push((tenant.to_string(), kind, data.clone(), now));
+                Ok(())
+            }
+        }
+    }
+
+    /// Insert what was collected (call after taking the tenants' locks).
+    pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
+        let Events::Deferred(buffer) = self else { return Ok(()) };
+        let pending = std::mem::take(&mut *buffer.lock().unwrap());
+        for (tenant, kind, data, now) in pending {
+            publish(tx, &tenant, kind, &data, now).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Record one stream event for the tenant's agents.
@@ -74,14 +113,18 @@ pub async fn timeline(
 /// matches an existing contact of the tenant joins that contact, so one person is one customer
 /// across channels.
 pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
-    let known: Option<String> = sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND provider_id = $2")
-        .bind(t.channel)
-        .bind(&who.provider_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(id) = known {
-        if who.display_name.is_some() {
-            sqlx::query("UPDATE contacts SET name = COALESCE(name, $1), updated_at = $2 WHERE id = $3")
+    let known = sqlx::query(
+        "SELECT i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.channel_id = $1 AND i.provider_id = $2",
+    )
+    .bind(t.channel)
+    .bind(&who.provider_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = known {
+        let id: String = row.get("contact_id");
+        // Learn the customer's name the first time a channel tells it.
+        if who.display_name.is_some() && row.get::<Option<String>, _>("name").is_none() {
+            sqlx::query("UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3")
                 .bind(&who.display_name)
                 .bind(t.now_ms)
                 .bind(&id)
@@ -117,7 +160,7 @@ pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>
             id
         }
     };
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO contact_identities (channel_id, provider_id, tenant_id, contact_id, display_name, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, provider_id) DO NOTHING",
     )
@@ -129,7 +172,10 @@ pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>
     .bind(t.now_ms)
     .execute(&mut **tx)
     .await?;
-    // Another host may have won the race for this identity: its contact is the one.
+    if inserted.rows_affected() == 1 {
+        return Ok(contact);
+    }
+    // Another host won the race for this identity: its contact is the one.
     sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND provider_id = $2")
         .bind(t.channel)
         .bind(&who.provider_id)
@@ -272,7 +318,7 @@ async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &
         "direction": direction, "parts": m.parts,
     });
     timeline(tx, t.tenant, &contact, Some(&conversation), "message", &summary, t.now_ms).await?;
-    publish(tx, t.tenant, "message.created", &summary, t.now_ms).await?;
+    t.events.emit(tx, t.tenant, "message.created", &summary, t.now_ms).await?;
     report.messages += 1;
     Ok(())
 }
@@ -281,6 +327,7 @@ async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &
 /// is known. Returns true when a stored message changed.
 pub async fn apply_status(
     tx: &mut Transaction<'_, Any>,
+    events: &Events,
     tenant: &str,
     channel: &str,
     provider_id: &str,
@@ -341,7 +388,7 @@ pub async fn apply_status(
             record_consent(tx, tenant, channel, &contact, "opt_out", Some(&format!("provider error {}", e.code)), now).await?;
         }
     }
-    publish(
+    events.emit(
         tx,
         tenant,
         "message.status",
@@ -384,7 +431,7 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: 
         match event {
             InboundEvent::Message(m) => store_message(tx, t, m, &mut report).await?,
             InboundEvent::Status(ReportedStatus { provider_message_id, state, error, .. }) => {
-                match apply_status(tx, t.tenant, t.channel, provider_message_id, *state, error.as_ref(), t.now_ms).await? {
+                match apply_status(tx, t.events, t.tenant, t.channel, provider_message_id, *state, error.as_ref(), t.now_ms).await? {
                     None => report.early_statuses += 1,
                     Some(_) => report.statuses += 1,
                 }
@@ -403,7 +450,7 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: 
                 store_message(tx, t, &message, &mut report).await?;
             }
             InboundEvent::Deleted { provider_message_id, .. } => {
-                apply_status(tx, t.tenant, t.channel, provider_message_id, DeliveryState::Deleted, None, t.now_ms).await?;
+                apply_status(tx, t.events, t.tenant, t.channel, provider_message_id, DeliveryState::Deleted, None, t.now_ms).await?;
                 report.other += 1;
             }
             InboundEvent::Consent { contact, action, keyword } => {
@@ -424,7 +471,7 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: 
                     "channel_id": t.channel, "target_provider_message_id": target_message_id, "emoji": emoji, "outbound": outbound,
                 });
                 timeline(tx, t.tenant, &contact_id, None, "reaction", &data, t.now_ms).await?;
-                publish(tx, t.tenant, "message.reaction", &data, t.now_ms).await?;
+                t.events.emit(tx, t.tenant, "message.reaction", &data, t.now_ms).await?;
                 report.other += 1;
             }
             InboundEvent::Typing { .. } => {
@@ -483,7 +530,7 @@ async fn store_call_event(
     };
     let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference, "conversation_id": conversation });
     timeline(tx, t.tenant, &contact_id, Some(&conversation), "call", &data, t.now_ms).await?;
-    publish(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
+    t.events.emit(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
     sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2").bind(t.now_ms).bind(&conversation).execute(&mut **tx).await?;
     if let Some(status) = update.get("status").and_then(|s| s.as_str())
         && CALL_OVER.contains(&status)

@@ -61,15 +61,22 @@ impl Db {
     /// never miss a later commit with a smaller number.
     pub async fn begin_for(&self, tenants: &[&str]) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
         let mut tx = self.begin_write().await?;
+        self.lock_tenants(&mut tx, tenants).await?;
+        Ok(tx)
+    }
+
+    /// Take the tenants' event locks (PostgreSQL; SQLite has one writer) in a fixed order. Held
+    /// to the end of the transaction.
+    pub async fn lock_tenants(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenants: &[&str]) -> sqlx::Result<()> {
         if self.dialect == Dialect::Postgres {
             let mut sorted: Vec<&str> = tenants.to_vec();
             sorted.sort_unstable();
             sorted.dedup();
             for tenant in sorted {
-                sqlx::query("SELECT pg_advisory_xact_lock(7301002, hashtext($1))").bind(tenant).execute(&mut *tx).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7301002, hashtext($1))").bind(tenant).execute(&mut **tx).await?;
             }
         }
-        Ok(tx)
+        Ok(())
     }
 
     /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.

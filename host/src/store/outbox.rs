@@ -1,7 +1,7 @@
 //! The outbox: messages waiting for delivery, claimed with leases so that several hosts sharing
 //! one database never send the same row at the same time.
 
-use super::ingest::{apply_status, publish, record_consent};
+use super::ingest::{Events, apply_status, publish, record_consent};
 use super::{Db, Dialect, now_ms};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
@@ -75,7 +75,7 @@ async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, own
         .bind(&row.message_id)
         .execute(&mut **tx)
         .await?;
-    apply_status(tx, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
+    apply_status(tx, &Events::Now, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
     let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
         .bind(&row.channel_id)
         .bind(provider_id)
@@ -84,7 +84,7 @@ async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, own
     if let Some(early) = early {
         let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
         let error: Option<ProviderError> = early.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok());
-        apply_status(tx, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
+        apply_status(tx, &Events::Now, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
         sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
             .bind(&row.channel_id)
             .bind(provider_id)
