@@ -90,6 +90,28 @@ use types::{
     SendError, SendReceipt, WebhookOutcome, WebhookRejection,
 };
 
+impl types::Capabilities {
+    /// A channel with nothing beyond plain text: no reply window, no length limit, no media and
+    /// no extras. Start from it and set what the channel has:
+    /// `Capabilities { calls: true, ..Capabilities::none() }`.
+    pub fn none() -> types::Capabilities {
+        types::Capabilities {
+            reply_window_seconds: None,
+            human_agent_window_seconds: None,
+            max_text_length: None,
+            attachment_kinds: Vec::new(),
+            templates: false,
+            interactive: false,
+            reactions: false,
+            replies: false,
+            typing: false,
+            read_receipts: false,
+            comments: false,
+            calls: false,
+        }
+    }
+}
+
 /// A channel connector. Implement it on a unit struct and pass the struct to
 /// [`export_connector!`]. Only `describe`, `handle_webhook` and `send` are required; the others
 /// answer that the channel does not support them.

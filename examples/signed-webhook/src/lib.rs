@@ -132,18 +132,9 @@ impl Connector for SignedWebhook {
             name: "Signed JSON webhook (example)".into(),
             kind: ChannelKind::Other,
             capabilities: Capabilities {
-                reply_window_seconds: None,
-                human_agent_window_seconds: None,
                 max_text_length: Some(4096),
-                attachment_kinds: Vec::new(),
-                templates: false,
-                interactive: false,
-                reactions: false,
                 replies: true,
-                typing: false,
-                read_receipts: false,
-                comments: false,
-                calls: false,
+                ..Capabilities::none()
             },
             settings: vec![
                 SettingSpec {

@@ -63,17 +63,7 @@ async fn fetch(connectors: &ConnectorRegistry, channels: &ChannelDirectory, job:
     let channel = channels.get(&job.channel_id).ok_or(("the channel was removed".to_string(), false))?;
     let connector = connectors.get(&channel.connector).ok_or((format!("connector `{}` is not loaded", channel.connector), true))?;
     let context = channels.context(&job.channel_id, &connector).map_err(|e| (e, true))?;
-    let m = &job.media;
-    let media = wit::Media {
-        kind: translate::wit_media_kind(&m.kind),
-        provider_media_id: m.provider_media_id.clone(),
-        url: m.url.clone(),
-        mime_type: m.mime_type.clone(),
-        filename: m.filename.clone(),
-        caption: m.caption.clone(),
-        sha256: m.sha256.clone(),
-        size_bytes: m.size_bytes,
-    };
+    let media = translate::to_wit_media(&job.media);
     match connectors.runtime().fetch_media(&connector, context, media).await {
         Ok(Ok(fetched)) if fetched.data.len() > max_bytes => Err((format!("the media is larger than {max_bytes} bytes"), false)),
         Ok(Ok(fetched)) => Ok((fetched.mime_type, fetched.filename, fetched.data)),

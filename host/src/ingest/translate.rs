@@ -46,6 +46,20 @@ pub fn send_error_parts(e: &wit::SendError) -> (wit::FailureCategory, &wit::Prov
     }
 }
 
+/// A domain media item in the contract's terms (for `fetch-media`).
+pub fn to_wit_media(m: &Media) -> wit::Media {
+    wit::Media {
+        kind: wit_media_kind(&m.kind),
+        provider_media_id: m.provider_media_id.clone(),
+        url: m.url.clone(),
+        mime_type: m.mime_type.clone(),
+        filename: m.filename.clone(),
+        caption: m.caption.clone(),
+        sha256: m.sha256.clone(),
+        size_bytes: m.size_bytes,
+    }
+}
+
 /// A media item in the domain's terms.
 pub fn media(m: &wit::Media) -> Media {
     Media {
