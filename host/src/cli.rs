@@ -151,22 +151,6 @@ pub async fn validate(file: &std::path::Path) -> (String, bool) {
     }
 }
 
-/// The WIT name of a channel kind.
-pub fn kind_name(kind: wit::ChannelKind) -> &'static str {
-    use wit::ChannelKind as K;
-    match kind {
-        K::Whatsapp => "whatsapp",
-        K::Instagram => "instagram",
-        K::Messenger => "messenger",
-        K::Sms => "sms",
-        K::Voice => "voice",
-        K::Email => "email",
-        K::LiveChat => "live-chat",
-        K::Telegram => "telegram",
-        K::Other => "other",
-    }
-}
-
 /// Run `plugin inspect`.
 pub async fn inspect(file: &std::path::Path, json: bool) -> anyhow::Result<String> {
     let runtime = plugin_runtime()?;
@@ -187,7 +171,7 @@ pub async fn inspect(file: &std::path::Path, json: bool) -> anyhow::Result<Strin
             "sha256": c.digest,
             "world": "switchboard:connector/channel",
             "contract_version": c.contract_version,
-            "id": info.id, "version": info.version, "name": info.name, "kind": kind_name(info.kind),
+            "id": info.id, "version": info.version, "name": info.name, "kind": crate::ingest::translate::channel_kind_name(info.kind),
             "capabilities": {
                 "reply_window_seconds": caps.reply_window_seconds,
                 "human_agent_window_seconds": caps.human_agent_window_seconds,
@@ -215,7 +199,7 @@ pub async fn inspect(file: &std::path::Path, json: bool) -> anyhow::Result<Strin
     line(format!("sha256:     {}", c.digest));
     line(format!("world:      switchboard:connector/channel@{}", c.contract_version));
     line(format!("connector:  {} {} ({})", info.id, info.version, info.name));
-    line(format!("kind:       {}", kind_name(info.kind)));
+    line(format!("kind:       {}", crate::ingest::translate::channel_kind_name(info.kind)));
     let window = caps.reply_window_seconds.map(|s| format!("{s}s")).unwrap_or_else(|| "none".into());
     let max_len = caps.max_text_length.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
     line(format!("capabilities: reply window {window}, max text {max_len}"));

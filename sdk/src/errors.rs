@@ -1,11 +1,23 @@
 //! Mapping provider failures to the contract's typed errors.
 
 use crate::http::{HttpError, Response};
-use crate::types::{ProviderError, SendError};
+use crate::types::{FailureCategory, ProviderError, SendError};
 
 /// Build a provider error from a code and a title.
 pub fn provider_error(code: &str, title: &str) -> ProviderError {
     ProviderError { code: code.to_string(), title: title.to_string(), detail: None }
+}
+
+/// The typed error for a failure category, with the provider's words and any retry-after.
+pub fn from_category(category: FailureCategory, error: ProviderError, retry_after_ms: Option<u64>) -> SendError {
+    match category {
+        FailureCategory::RateLimited => SendError::RateLimited((retry_after_ms, error)),
+        FailureCategory::Auth => SendError::Auth(error),
+        FailureCategory::WindowClosed => SendError::WindowClosed(error),
+        FailureCategory::OptedOut => SendError::OptedOut(error),
+        FailureCategory::Transient => SendError::Transient(error),
+        FailureCategory::Rejected => SendError::Rejected(error),
+    }
 }
 
 /// The generic mapping from an HTTP failure to a typed error, for providers without their own
@@ -18,12 +30,13 @@ pub fn classify_http_failure(response: &Response) -> SendError {
         title: format!("the provider answered HTTP {status}"),
         detail: Some(String::from_utf8_lossy(&response.body).chars().take(1000).collect()),
     };
-    match status {
-        429 => SendError::RateLimited((response.retry_after_ms(), error)),
-        401 | 403 => SendError::Auth(error),
-        408 | 500..=599 => SendError::Transient(error),
-        _ => SendError::Rejected(error),
-    }
+    let category = match status {
+        429 => FailureCategory::RateLimited,
+        401 | 403 => FailureCategory::Auth,
+        408 | 500..=599 => FailureCategory::Transient,
+        _ => FailureCategory::Rejected,
+    };
+    from_category(category, error, response.retry_after_ms())
 }
 
 /// A network failure before any HTTP status is transient (the host retries it), except a

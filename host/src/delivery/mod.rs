@@ -159,12 +159,7 @@ impl Dispatcher {
             },
             None => None,
         };
-        let mut message = payload.to_wit(&row.message_id, data.as_ref());
-        if let Some(mime) = data.as_ref().and(payload.mime_hint()) {
-            if let wit::OutboundContent::Media(m) = &mut message.content {
-                m.mime_type.get_or_insert(mime);
-            }
-        }
+        let message = payload.to_wit(&row.message_id, data.as_ref());
         match self.connectors.runtime().send(&connector, context, message).await {
             Ok(Ok(receipt)) => Outcome::Accepted { provider_id: receipt.provider_message_id, segments: receipt.segments },
             Ok(Err(error)) => {

@@ -34,17 +34,19 @@ fn media(m: &OutboundMedia, data: Option<&Vec<u8>>) -> wit::OutboundMedia {
 }
 
 impl Payload {
-    /// The MIME type recorded with an uploaded attachment, if the payload carries one.
-    pub fn mime_hint(&self) -> Option<String> {
-        self.attachment_mime.clone()
-    }
 
     /// The contract's message for the connector; `data` holds the bytes of an uploaded
     /// attachment, when the media names one.
     pub fn to_wit(&self, message_id: &str, data: Option<&Vec<u8>>) -> wit::OutboundMessage {
         let content = match &self.content {
             OutboundContent::Text { text } => wit::OutboundContent::Text(text.clone()),
-            OutboundContent::Media { media: m } => wit::OutboundContent::Media(media(m, data)),
+            OutboundContent::Media { media: m } => {
+                let mut media = media(m, data);
+                if data.is_some() {
+                    media.mime_type = media.mime_type.or_else(|| self.attachment_mime.clone());
+                }
+                wit::OutboundContent::Media(media)
+            }
             OutboundContent::Template { template } => wit::OutboundContent::Template(wit::TemplateMessage {
                 name: template.name.clone(),
                 language: template.language.clone(),

@@ -76,7 +76,7 @@ async fn receive_inner(state: &AppState, channel_id: &str, request: Request) -> 
         Ok(Ok(outcome)) => {
             // Commit first; only a durable webhook is acknowledged.
             let events = outcome.events.iter().map(crate::ingest::translate::event).collect();
-            let tier = crate::domain::routing::tier_of(crate::cli::kind_name(connector.info.kind));
+            let tier = crate::domain::routing::tier_of(crate::ingest::translate::channel_kind_name(connector.info.kind));
             let report = state.ingestor.commit(&channel.tenant, channel_id, tier, events).await.map_err(|e| {
                 tracing::error!(channel = %channel_id, "webhook not stored: {e}");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the events could not be stored; retry later")

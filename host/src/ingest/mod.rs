@@ -141,7 +141,7 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
         reports.push(match &job.work {
             Work::Events { tenant, channel, tier, events } => {
                 let target = IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier, events: &stream };
-                Done::Events(apply(&mut tx, &target, events, db.dialect).await?)
+                Done::Events(apply(&mut tx, &target, events).await?)
             }
             Work::Outbound(message) => Done::Outbound(queue_outbound(&mut tx, &stream, message, now).await?),
         });

@@ -8,6 +8,22 @@ fn identity(p: &wit::Participant) -> Identity {
     Identity { provider_id: p.id.clone(), display_name: p.display_name.clone(), phone: p.phone.clone() }
 }
 
+/// The WIT name of a channel kind (`whatsapp`, `live-chat`, ...).
+pub fn channel_kind_name(kind: wit::ChannelKind) -> &'static str {
+    use wit::ChannelKind as K;
+    match kind {
+        K::Whatsapp => "whatsapp",
+        K::Instagram => "instagram",
+        K::Messenger => "messenger",
+        K::Sms => "sms",
+        K::Voice => "voice",
+        K::Email => "email",
+        K::LiveChat => "live-chat",
+        K::Telegram => "telegram",
+        K::Other => "other",
+    }
+}
+
 /// The WIT name of a media kind.
 pub fn media_kind(kind: wit::MediaKind) -> &'static str {
     match kind {

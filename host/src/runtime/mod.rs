@@ -162,11 +162,6 @@ impl Runtime {
         &self.stats
     }
 
-    /// The engine, for loading components.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Verify and translate one webhook request.
     pub async fn handle_webhook(
         &self,

@@ -83,7 +83,7 @@ pub struct MediaJob {
 /// Claim due downloads.
 pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<MediaJob>> {
     let now = now_ms();
-    let lock = if db.dialect == super::Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let lock = db.dialect.skip_locked();
     let rows = sqlx::query(&format!(
         "UPDATE media_jobs SET lease_owner = $1, lease_until = $2 WHERE (message_id, part_index) IN (
              SELECT message_id, part_index FROM media_jobs WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}{lock})

@@ -139,6 +139,18 @@ pub async fn messages(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result
     Ok(rows.iter().map(message_json).collect())
 }
 
+/// The provider id of the customer's latest message in a conversation.
+pub async fn latest_inbound(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT provider_message_id FROM messages WHERE conversation_id = $1 AND tenant_id = $2 AND direction = 'inbound'
+         AND provider_message_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .bind(tenant)
+    .fetch_optional(&db.pool)
+    .await
+}
+
 /// One message of a tenant.
 pub async fn message(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<Value>> {
     let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND tenant_id = $2"))

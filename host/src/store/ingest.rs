@@ -1,6 +1,6 @@
 //! Writing a webhook's events: one transaction per batch, idempotent on (channel, provider id).
 
-use super::{Dialect, new_id};
+use super::new_id;
 use crate::domain::content::{ConsentAction, Identity, InboundEvent, ProviderError, ReportedMessage, ReportedStatus};
 use crate::domain::conversation::{ConversationStatus, LatestConversation, Threading, thread_inbound};
 use crate::domain::delivery::DeliveryState;
@@ -425,7 +425,7 @@ pub async fn record_consent(
 }
 
 /// Write a batch of events from one webhook.
-pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: &[InboundEvent], _dialect: Dialect) -> sqlx::Result<IngestReport> {
+pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: &[InboundEvent]) -> sqlx::Result<IngestReport> {
     let mut report = IngestReport::default();
     for event in events {
         match event {

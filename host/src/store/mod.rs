@@ -25,6 +25,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// What a lease claim's inner `SELECT` ends with: on PostgreSQL, rows another host is
+    /// claiming are skipped rather than waited for; SQLite has one writer and needs nothing.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+}
+
 /// A connected, migrated database.
 #[derive(Clone)]
 pub struct Db {

@@ -2,7 +2,7 @@
 //! one database never send the same row at the same time.
 
 use super::ingest::{Events, apply_status, publish, record_consent};
-use super::{Db, Dialect, now_ms};
+use super::{Db, now_ms};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
 use sqlx::Row;
@@ -25,16 +25,10 @@ pub struct Claimed {
 /// Claim up to `limit` due rows for `owner` until `lease_ms` from now.
 pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Claimed>> {
     let now = now_ms();
-    let pick = match db.dialect {
-        // Rows locked by another host's claim are skipped, not waited for.
-        Dialect::Postgres => format!(
-            "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit} FOR UPDATE SKIP LOCKED"
-        ),
-        // SQLite has one writer at a time: the UPDATE below is atomic on its own.
-        Dialect::Sqlite => {
-            format!("SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}")
-        }
-    };
+    let pick = format!(
+        "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}{}",
+        db.dialect.skip_locked()
+    );
     let rows = sqlx::query(&format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE message_id IN ({pick})
          RETURNING message_id, tenant_id, channel_id, payload, attempts"
@@ -56,16 +50,21 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Res
         .collect())
 }
 
-/// The provider accepted the message: record its id, apply any status that arrived first, and
-/// remove the row.
-async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>, now: i64) -> sqlx::Result<()> {
+/// Remove a row this host holds; false when its lease expired and another host took it (that
+/// host records the outcome).
+async fn release(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str) -> sqlx::Result<bool> {
     let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
         .bind(&row.message_id)
         .bind(owner)
         .execute(&mut **tx)
         .await?;
-    if deleted.rows_affected() == 0 {
-        // The lease expired and another host took the row; it records the outcome.
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// The provider accepted the message: record its id, apply any status that arrived first, and
+/// remove the row.
+async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>, now: i64) -> sqlx::Result<()> {
+    if !release(tx, row, owner).await? {
         return Ok(());
     }
     sqlx::query("UPDATE messages SET provider_message_id = $1, segments = COALESCE($2, segments), updated_at = $3 WHERE id = $4")
@@ -116,12 +115,7 @@ async fn retry_later(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, o
 
 /// A permanent failure: the message fails with the provider's reason and leaves the outbox.
 async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, error: &ProviderError, now: i64) -> sqlx::Result<()> {
-    let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
-        .bind(&row.message_id)
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !release(tx, row, owner).await? {
         return Ok(());
     }
     let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut **tx).await?;

@@ -67,18 +67,6 @@ pub struct GraphError {
     pub error_data: Option<serde_json::Value>,
 }
 
-/// A typed send error from a category and a provider error.
-pub fn send_error(category: FailureCategory, error: ProviderError, retry_after_ms: Option<u64>) -> SendError {
-    match category {
-        FailureCategory::RateLimited => SendError::RateLimited((retry_after_ms, error)),
-        FailureCategory::Auth => SendError::Auth(error),
-        FailureCategory::WindowClosed => SendError::WindowClosed(error),
-        FailureCategory::OptedOut => SendError::OptedOut(error),
-        FailureCategory::Transient => SendError::Transient(error),
-        FailureCategory::Rejected => SendError::Rejected(error),
-    }
-}
-
 /// Map a failed Graph API response, with the channel's own reading of codes and subcodes.
 pub fn error_from_response(response: &Response, category: impl Fn(&GraphError, u16) -> FailureCategory) -> SendError {
     match response.json::<GraphErrorBody>() {
@@ -90,7 +78,7 @@ pub fn error_from_response(response: &Response, category: impl Fn(&GraphError, u
                 .and_then(|d| d.get("details").and_then(|d| d.as_str()).map(str::to_string))
                 .or_else(|| e.error_subcode.map(|s| format!("subcode {s}")));
             let error = ProviderError { code: e.code.to_string(), title: e.message.clone(), detail };
-            send_error(category(&e, response.status), error, response.retry_after_ms())
+            switchboard_sdk::errors::from_category(category(&e, response.status), error, response.retry_after_ms())
         }
         Err(_) => switchboard_sdk::errors::classify_http_failure(response),
     }

@@ -146,14 +146,7 @@ pub fn error(response: &Response) -> SendError {
         title: body.get("message").and_then(|m| m.as_str()).unwrap_or("the provider refused the request").to_string(),
         detail: body.get("more_info").and_then(|m| m.as_str()).map(str::to_string),
     };
-    match category(code, response.status) {
-        FailureCategory::RateLimited => SendError::RateLimited((response.retry_after_ms(), error)),
-        FailureCategory::Auth => SendError::Auth(error),
-        FailureCategory::OptedOut => SendError::OptedOut(error),
-        FailureCategory::Transient => SendError::Transient(error),
-        FailureCategory::WindowClosed => SendError::WindowClosed(error),
-        FailureCategory::Rejected => SendError::Rejected(error),
-    }
+    switchboard_sdk::errors::from_category(category(code, response.status), error, response.retry_after_ms())
 }
 
 /// The number, when it is in E.164 form (`+` and digits); client and SIP addresses are not.

@@ -324,14 +324,10 @@ pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): 
     if !wired.connector.info.capabilities.read_receipts {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_receipts_unsupported", "this channel has no read receipts"));
     }
-    let latest = store::messages(&state.db, tenant, &id)
+    let provider_id = store::latest_inbound(&state.db, tenant, &id)
         .await?
-        .into_iter()
-        .rev()
-        .find(|m| m["direction"] == "inbound" && m["provider_message_id"].is_string())
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "nothing_to_read", "the customer has not written in this conversation"))?;
     let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
-    let provider_id = latest["provider_message_id"].as_str().unwrap_or_default().to_string();
     act(&state, wired, wit::Action::MarkRead((recipient, provider_id)), "read receipt").await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -351,12 +347,7 @@ pub async fn typing(State(state): State<AppState>, caller: Caller, Path(id): Pat
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "typing_unsupported", "this channel has no typing indicator"));
     }
     let recipient = context.recipient.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this channel"))?;
-    let latest = store::messages(&state.db, &caller.0.tenant, &id)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|m| m["direction"] == "inbound")
-        .and_then(|m| m["provider_message_id"].as_str().map(str::to_string));
+    let latest = store::latest_inbound(&state.db, &caller.0.tenant, &id).await?;
     let typing = wit::TypingRequest { to: recipient, active: r.active, in_reply_to: latest };
     act(&state, wired, wit::Action::Typing(typing), "typing indicator").await?;
     Ok(StatusCode::NO_CONTENT)
