@@ -10,6 +10,7 @@ pub mod translate;
 
 use crate::domain::content::InboundEvent;
 use crate::store::conversations::{NewOutbound, queue_outbound};
+use crate::store::ingest::batch::{Added, Batch, Sighting};
 use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::{Db, now_ms};
 use std::sync::Arc;
@@ -111,6 +112,11 @@ impl Ingestor {
     }
 }
 
+/// How many times a job that failed on its own is tried again before its request gets an error:
+/// a job can lose a race with another host for a new contact or message, and the next try sees
+/// that host's row.
+const SOLO_RETRIES: usize = 2;
+
 async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
     if batch.len() > 1 {
         match try_write(db, reopen_window_ms, &batch).await {
@@ -124,9 +130,21 @@ async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
         }
     }
     for job in batch {
-        let result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
+        let mut result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
+        for _ in 0..SOLO_RETRIES {
+            if result.is_ok() {
+                break;
+            }
+            result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
+        }
         let _ = job.reply.send(result.map(|mut r| r.remove(0)).map_err(|e| e.to_string()));
     }
+}
+
+/// Whether every event of a webhook is a message (or typing, which is not stored): such
+/// webhooks, the common case, are written set-based with the rest of their batch.
+fn only_messages(events: &[InboundEvent]) -> bool {
+    events.iter().all(|e| matches!(e, InboundEvent::Message(_) | InboundEvent::Typing { .. }))
 }
 
 async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
@@ -135,20 +153,62 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
     // Stream events are written last, under the tenants' locks, so writers run in parallel and
     // hold the locks only for that insert and the commit.
     let stream = Events::deferred();
-    let mut tx = db.begin_write().await?;
-    let mut reports = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        reports.push(match &job.work {
-            Work::Events { tenant, channel, tier, events } => {
-                let target = IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier, events: &stream };
-                Done::Events(apply(&mut tx, &target, events).await?)
+    let targets: Vec<Option<IngestTarget<'_>>> = jobs
+        .iter()
+        .map(|job| match &job.work {
+            Work::Events { tenant, channel, tier, .. } => {
+                Some(IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier, events: &stream })
             }
-            Work::Outbound(message) => Done::Outbound(queue_outbound(&mut tx, &stream, message, now).await?),
-        });
+            Work::Outbound(_) => None,
+        })
+        .collect();
+    let mut tx = db.begin_write().await?;
+    let mut reports: Vec<Option<Done>> = jobs.iter().map(|_| None).collect();
+
+    // Webhooks of messages and agents' messages: planned together, written set-based.
+    let mut batch = Batch::new(now);
+    let mut sightings = Vec::new();
+    for (job, target) in jobs.iter().zip(&targets) {
+        if let (Work::Events { events, .. }, Some(target)) = (&job.work, target)
+            && only_messages(events)
+        {
+            sightings.extend(events.iter().filter_map(|e| match e {
+                InboundEvent::Message(m) => Some(Sighting::message(target, m)),
+                _ => None,
+            }));
+        }
     }
+    batch.prefetch(&mut tx, &sightings).await?;
+    for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
+        match (&job.work, target) {
+            (Work::Events { events, .. }, Some(target)) if only_messages(events) => {
+                let mut counts = IngestReport::default();
+                for event in events {
+                    if let InboundEvent::Message(m) = event {
+                        match batch.add_message(target, m) {
+                            Added::New => counts.messages += 1,
+                            Added::Duplicate => counts.duplicates += 1,
+                        }
+                    }
+                }
+                *report = Some(Done::Events(counts));
+            }
+            (Work::Outbound(message), _) => *report = Some(Done::Outbound(queue_outbound(&mut tx, &mut batch, message).await?)),
+            _ => {}
+        }
+    }
+    batch.flush(&mut tx, &stream).await?;
+
+    // Everything else (statuses, consent, reactions, calls), event by event, after them.
+    for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
+        if let (Work::Events { events, .. }, Some(target), None) = (&job.work, target, &report) {
+            *report = Some(Done::Events(apply(&mut tx, target, events).await?));
+        }
+    }
+
     db.lock_tenants(&mut tx, &tenants).await?;
     stream.flush(&mut tx).await?;
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;
-    Ok(reports)
+    Ok(reports.into_iter().map(|r| r.expect("every job was written")).collect())
 }

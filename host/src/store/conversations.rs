@@ -308,27 +308,25 @@ pub struct SendContext {
 
 /// Load what sending into a conversation needs.
 pub async fn send_context(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result<Option<SendContext>> {
-    let Some(row) = sqlx::query("SELECT channel_id, contact_id, last_inbound_at, window_closed FROM conversations WHERE id = $1 AND tenant_id = $2")
-        .bind(conversation)
-        .bind(tenant)
-        .fetch_optional(&db.pool)
-        .await?
+    // One statement: this runs on every agent send.
+    let Some(row) = sqlx::query(
+        "SELECT c.channel_id, c.contact_id, c.last_inbound_at, c.window_closed,
+                (SELECT i.provider_id FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.channel_id = c.channel_id
+                 ORDER BY i.created_at LIMIT 1) AS recipient,
+                (SELECT s.status FROM consents s WHERE s.contact_id = c.contact_id AND s.channel_id = c.channel_id AND s.purpose = 'all') AS consent
+         FROM conversations c WHERE c.id = $1 AND c.tenant_id = $2",
+    )
+    .bind(conversation)
+    .bind(tenant)
+    .fetch_optional(&db.pool)
+    .await?
     else {
         return Ok(None);
     };
     let channel_id: String = row.get("channel_id");
     let contact_id: String = row.get("contact_id");
-    let recipient: Option<String> =
-        sqlx::query_scalar("SELECT provider_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 ORDER BY created_at LIMIT 1")
-            .bind(&contact_id)
-            .bind(&channel_id)
-            .fetch_optional(&db.pool)
-            .await?;
-    let consent: Option<String> = sqlx::query_scalar("SELECT status FROM consents WHERE contact_id = $1 AND channel_id = $2 AND purpose = 'all'")
-        .bind(&contact_id)
-        .bind(&channel_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let recipient: Option<String> = row.get("recipient");
+    let consent: Option<String> = row.get("consent");
     Ok(Some(SendContext {
         last_inbound_ms: row.get("last_inbound_at"),
         window_closed: row.get::<i64, _>("window_closed") != 0,
@@ -360,14 +358,13 @@ pub struct NewOutbound {
     pub idempotency_key: Option<String>,
 }
 
-/// Store an outbound message and its outbox row, in the caller's transaction (the ingest writer
-/// group-commits them). Returns the message id and whether it was created now (false when the
+/// Plan an outbound message and its outbox row into the ingest writer's batch (it
+/// group-commits them). Returns the message id and whether it is new (false when the
 /// idempotency key was seen before).
 pub async fn queue_outbound(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    events: &super::ingest::Events,
+    batch: &mut super::ingest::batch::Batch,
     m: &NewOutbound,
-    now: i64,
 ) -> sqlx::Result<(String, bool)> {
     if let Some(key) = &m.idempotency_key {
         let existing: Option<String> = sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
@@ -379,55 +376,7 @@ pub async fn queue_outbound(
             return Ok((id, false));
         }
     }
-    let id = new_id();
-    sqlx::query(
-        "INSERT INTO messages (id, tenant_id, conversation_id, channel_id, contact_id, direction, parts, reply_to, author_id, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'outbound', $6, $7, $8, 'pending', $9, $9)",
-    )
-    .bind(&id)
-    .bind(&m.tenant)
-    .bind(&m.conversation)
-    .bind(&m.context.channel_id)
-    .bind(&m.context.contact_id)
-    .bind(m.parts.to_string())
-    .bind(&m.reply_to)
-    .bind(&m.author)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO outbox (message_id, tenant_id, channel_id, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5)",
-    )
-    .bind(&id)
-    .bind(&m.tenant)
-    .bind(&m.context.channel_id)
-    .bind(m.payload.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if let Some(key) = &m.idempotency_key {
-        sqlx::query("INSERT INTO idempotency_keys (tenant_id, key, message_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&m.tenant)
-            .bind(key)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-    }
-    sqlx::query(
-        "UPDATE conversations SET last_outbound_at = $1, first_response_at = COALESCE(first_response_at, $1), updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(&m.conversation)
-    .execute(&mut **tx)
-    .await?;
-    let data = json!({
-        "conversation_id": m.conversation, "message_id": id, "contact_id": m.context.contact_id,
-        "channel_id": m.context.channel_id, "direction": "outbound", "author_id": m.author, "parts": m.parts,
-    });
-    timeline(tx, &m.tenant, &m.context.contact_id, Some(&m.conversation), "message", &data, now).await?;
-    events.emit(tx, &m.tenant, "message.created", &data, now).await?;
-    Ok((id, true))
+    Ok((batch.add_outbound(m), true))
 }
 
 /// Record a message the provider already accepted (a private reply): no outbox row.

@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod calls;
 pub mod channels;
+pub mod bulk;
 pub mod ingest;
 pub mod conversations;
 pub mod outbox;

@@ -1,8 +1,10 @@
 //! The outbox: messages waiting for delivery, claimed with leases so that several hosts sharing
 //! one database never send the same row at the same time.
 
-use super::ingest::{Events, apply_status, publish, record_consent};
+use super::bulk::{Value, execute_values, fetch_in};
+use super::ingest::{Events, apply_status, record_consent};
 use super::{Db, now_ms};
+use std::collections::{HashMap, HashSet};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
 use sqlx::Row;
@@ -50,23 +52,74 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Res
         .collect())
 }
 
-/// Remove a row this host holds; false when its lease expired and another host took it (that
-/// host records the outcome).
-async fn release(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str) -> sqlx::Result<bool> {
-    let deleted = sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
-        .bind(&row.message_id)
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
-    Ok(deleted.rows_affected() > 0)
+/// Remove the rows this host still holds; returns their message ids. A row whose lease expired
+/// and was taken by another host is left to that host, which records its outcome.
+async fn release(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ids: &[String], owner: &str) -> sqlx::Result<HashSet<String>> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let sql = "DELETE FROM outbox WHERE lease_owner = $1 AND message_id IN ({ids}) RETURNING message_id";
+    let rows = fetch_in(tx, sql, &[owner.into()], &ids).await?;
+    Ok(rows.iter().map(|r| r.get("message_id")).collect())
 }
 
-/// The provider accepted the message: record its id, apply any status that arrived first, and
-/// remove the row.
-async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, provider_id: &str, segments: Option<u32>, now: i64) -> sqlx::Result<()> {
-    if !release(tx, row, owner).await? {
+/// The provider accepted these messages: record their ids and the `queued` state, set-based;
+/// a message whose status report came before the receipt gets that report applied too.
+async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, rows: &[(&Claimed, &str, Option<u32>)], now: i64) -> sqlx::Result<()> {
+    if rows.is_empty() {
         return Ok(());
     }
+    let provider_ids: Vec<&str> = rows.iter().map(|(_, provider_id, _)| *provider_id).collect();
+    let early: HashSet<(String, String)> = fetch_in(tx, "SELECT channel_id, provider_message_id FROM early_statuses WHERE provider_message_id IN ({ids})", &[], &provider_ids)
+        .await?
+        .iter()
+        .map(|r| (r.get("channel_id"), r.get("provider_message_id")))
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|(row, _, _)| row.message_id.as_str()).collect();
+    let current: HashMap<String, (String, String)> = fetch_in(tx, "SELECT id, status, conversation_id FROM messages WHERE id IN ({ids})", &[], &ids)
+        .await?
+        .iter()
+        .map(|r| (r.get("id"), (r.get("status"), r.get("conversation_id"))))
+        .collect();
+    let mut values = Vec::with_capacity(rows.len() * 4);
+    let mut changes = Vec::new();
+    let mut with_early = Vec::new();
+    for (row, provider_id, segments) in rows {
+        let Some((status, conversation)) = current.get(&row.message_id) else { continue };
+        if early.contains(&(row.channel_id.clone(), provider_id.to_string())) {
+            with_early.push((*row, *provider_id, *segments));
+            continue;
+        }
+        let current = DeliveryState::parse(status).unwrap_or(DeliveryState::Pending);
+        let next = current.advance(DeliveryState::Queued);
+        values.extend([
+            Value::from(&row.message_id),
+            Value::from(provider_id.to_string()),
+            Value::MaybeInt(segments.map(i64::from)),
+            Value::from(next.unwrap_or(current).as_str()),
+        ]);
+        if let Some(next) = next {
+            let data = serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": next.as_str(), "error": null });
+            changes.push((row.tenant.clone(), "message.status".to_string(), data.to_string()));
+        }
+    }
+    let sql = "UPDATE messages SET provider_message_id = v.column2, segments = COALESCE(v.column3, messages.segments), status = v.column4,
+               updated_at = $1 FROM (VALUES {values}) AS v WHERE messages.id = v.column1";
+    execute_values(tx, sql, &[now.into()], 4, &values).await?;
+    events.emit_all(tx, changes, now).await?;
+    for (row, provider_id, segments) in with_early {
+        delivered_before_report(tx, events, row, provider_id, segments, now).await?;
+    }
+    Ok(())
+}
+
+/// A delivered message whose status report arrived first: apply `queued`, then the report.
+async fn delivered_before_report(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    events: &Events,
+    row: &Claimed,
+    provider_id: &str,
+    segments: Option<u32>,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE messages SET provider_message_id = $1, segments = COALESCE($2, segments), updated_at = $3 WHERE id = $4")
         .bind(provider_id)
         .bind(segments.map(i64::from))
@@ -74,7 +127,7 @@ async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, own
         .bind(&row.message_id)
         .execute(&mut **tx)
         .await?;
-    apply_status(tx, &Events::Now, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
+    apply_status(tx, events, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
     let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
         .bind(&row.channel_id)
         .bind(provider_id)
@@ -83,7 +136,7 @@ async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, own
     if let Some(early) = early {
         let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
         let error: Option<ProviderError> = early.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok());
-        apply_status(tx, &Events::Now, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
+        apply_status(tx, events, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
         sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
             .bind(&row.channel_id)
             .bind(provider_id)
@@ -114,10 +167,7 @@ async fn retry_later(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, o
 }
 
 /// A permanent failure: the message fails with the provider's reason and leaves the outbox.
-async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, error: &ProviderError, now: i64) -> sqlx::Result<()> {
-    if !release(tx, row, owner).await? {
-        return Ok(());
-    }
+async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, row: &Claimed, error: &ProviderError, now: i64) -> sqlx::Result<()> {
     let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut **tx).await?;
     let conversation: String = found.get("conversation_id");
     let contact: String = found.get("contact_id");
@@ -137,15 +187,8 @@ async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner:
     if error.category == "opted_out" {
         record_consent(tx, &row.tenant, &row.channel_id, &contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
     }
-    publish(
-        tx,
-        &row.tenant,
-        "message.status",
-        &serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error }),
-        now,
-    )
-    .await?;
-    Ok(())
+    let data = serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error });
+    events.emit(tx, &row.tenant, "message.status", &data, now).await
 }
 
 /// What became of one delivery attempt.
@@ -175,15 +218,25 @@ pub async fn record(db: &Db, owner: &str, outcomes: &[(Claimed, Recorded)]) -> s
     if outcomes.is_empty() {
         return Ok(());
     }
-    let tenants: Vec<&str> = outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect();
     let now = now_ms();
-    let mut tx = db.begin_for(&tenants).await?;
+    // Stream events are inserted last, under the tenants' locks (see `Db::lock_tenants`).
+    let events = Events::deferred();
+    let mut tx = db.begin_write().await?;
+    let finished: Vec<String> =
+        outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.clone()).collect();
+    let held = if finished.is_empty() { HashSet::new() } else { release(&mut tx, &finished, owner).await? };
+    let mut accepted = Vec::new();
     for (row, outcome) in outcomes {
         match outcome {
-            Recorded::Delivered { provider_id, segments } => delivered(&mut tx, row, owner, provider_id, *segments, now).await?,
+            Recorded::Delivered { provider_id, segments } if held.contains(&row.message_id) => accepted.push((row, provider_id.as_str(), *segments)),
+            Recorded::Failed(error) if held.contains(&row.message_id) => failed(&mut tx, &events, row, error, now).await?,
             Recorded::Retry { at, error } => retry_later(&mut tx, row, owner, *at, error, now).await?,
-            Recorded::Failed(error) => failed(&mut tx, row, owner, error, now).await?,
+            _ => {}
         }
     }
+    delivered(&mut tx, &events, &accepted, now).await?;
+    let tenants: Vec<&str> = outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect();
+    db.lock_tenants(&mut tx, &tenants).await?;
+    events.flush(&mut tx).await?;
     tx.commit().await
 }

@@ -1,9 +1,14 @@
 //! Writing a webhook's events: one transaction per batch, idempotent on (channel, provider id).
+//!
+//! Messages, contacts and threading go through [`batch::Batch`], which writes a whole group
+//! commit with set-based statements; the rarer events (statuses, consent, reactions, calls) are
+//! applied one by one here.
 
-use super::new_id;
+pub mod batch;
+
 use crate::domain::content::{ConsentAction, Identity, InboundEvent, ProviderError, ReportedMessage, ReportedStatus};
-use crate::domain::conversation::{ConversationStatus, LatestConversation, Threading, thread_inbound};
 use crate::domain::delivery::DeliveryState;
+use batch::{Added, Batch, Sighting};
 use sqlx::{Any, Row, Transaction};
 
 /// Where a batch of events is written.
@@ -44,7 +49,7 @@ pub enum Events {
     Now,
     /// Collected, and inserted by the ingest writer just before it commits, under its tenants'
     /// locks: the locks are then held only for that insert and the commit.
-    Deferred(std::sync::Mutex<Vec<(String, &'static str, serde_json::Value, i64)>>),
+    Deferred(std::sync::Mutex<Vec<(String, String, String, i64)>>),
 }
 
 impl Events {
@@ -54,11 +59,16 @@ impl Events {
     }
 
     /// Record one event.
-    pub async fn emit(&self, tx: &mut Transaction<'_, Any>, tenant: &str, kind: &'static str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+    pub async fn emit(&self, tx: &mut Transaction<'_, Any>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+        self.emit_all(tx, vec![(tenant.to_string(), kind.to_string(), data.to_string())], now).await
+    }
+
+    /// Record events given as (tenant, kind, JSON data).
+    pub async fn emit_all(&self, tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
-            Events::Now => publish(tx, tenant, kind, data, now).await,
+            Events::Now => insert_events(tx, events.into_iter().map(|(tenant, kind, data)| (tenant, kind, data, now)).collect()).await,
             Events::Deferred(buffer) => {
-                buffer.lock().unwrap().push((tenant.to_string(), kind, data.clone(), now));
+                buffer.lock().unwrap().extend(events.into_iter().map(|(tenant, kind, data)| (tenant, kind, data, now)));
                 Ok(())
             }
         }
@@ -68,23 +78,22 @@ impl Events {
     pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
         let pending = std::mem::take(&mut *buffer.lock().unwrap());
-        for (tenant, kind, data, now) in pending {
-            publish(tx, &tenant, kind, &data, now).await?;
-        }
-        Ok(())
+        insert_events(tx, pending).await
     }
+}
+
+/// Insert stream events, in order, with multi-row statements.
+async fn insert_events(tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String, i64)>) -> sqlx::Result<()> {
+    let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
+    for (tenant, kind, data, now) in events {
+        rows.push([tenant.into(), kind.into(), data.into(), now.into()]);
+    }
+    rows.insert(tx).await.map(|_| ())
 }
 
 /// Record one stream event for the tenant's agents.
 pub async fn publish(tx: &mut Transaction<'_, Any>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO events (tenant_id, kind, data, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(tenant)
-        .bind(kind)
-        .bind(data.to_string())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    Events::Now.emit(tx, tenant, kind, data, now).await
 }
 
 /// Add an item to a contact's cross-channel timeline.
@@ -109,218 +118,25 @@ pub async fn timeline(
     Ok(())
 }
 
-/// The contact behind an identity on a channel, created if new. A new identity whose phone number
-/// matches an existing contact of the tenant joins that contact, so one person is one customer
-/// across channels.
+/// The contact behind an identity on a channel, created if new (see [`Batch::contact_for`]).
 pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
-    let known = sqlx::query(
-        "SELECT i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.channel_id = $1 AND i.provider_id = $2",
-    )
-    .bind(t.channel)
-    .bind(&who.provider_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(row) = known {
-        let id: String = row.get("contact_id");
-        // Learn the customer's name the first time a channel tells it.
-        if who.display_name.is_some() && row.get::<Option<String>, _>("name").is_none() {
-            sqlx::query("UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3")
-                .bind(&who.display_name)
-                .bind(t.now_ms)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        return Ok(id);
-    }
-    let by_phone: Option<String> = match &who.phone {
-        Some(phone) => {
-            sqlx::query_scalar(
-                "SELECT id FROM contacts WHERE tenant_id = $1 AND phone = $2 AND merged_into IS NULL ORDER BY created_at, id LIMIT 1",
-            )
-            .bind(t.tenant)
-            .bind(phone)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        None => None,
-    };
-    let contact = match by_phone {
-        Some(id) => id,
-        None => {
-            let id = new_id();
-            sqlx::query("INSERT INTO contacts (id, tenant_id, name, phone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-                .bind(&id)
-                .bind(t.tenant)
-                .bind(&who.display_name)
-                .bind(&who.phone)
-                .bind(t.now_ms)
-                .execute(&mut **tx)
-                .await?;
-            id
-        }
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO contact_identities (channel_id, provider_id, tenant_id, contact_id, display_name, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, provider_id) DO NOTHING",
-    )
-    .bind(t.channel)
-    .bind(&who.provider_id)
-    .bind(t.tenant)
-    .bind(&contact)
-    .bind(&who.display_name)
-    .bind(t.now_ms)
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(contact);
-    }
-    // Another host won the race for this identity: its contact is the one.
-    sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND provider_id = $2")
-        .bind(t.channel)
-        .bind(&who.provider_id)
-        .fetch_one(&mut **tx)
-        .await
+    let mut batch = Batch::new(t.now_ms);
+    batch.prefetch(tx, &[Sighting::contact(t, who)]).await?;
+    let contact = batch.contact_for(t, who);
+    batch.flush(tx, t.events).await?;
+    Ok(contact)
 }
 
-/// The conversation a new inbound item joins (creating or reopening one).
-async fn thread(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, contact: &str, kind: &str) -> sqlx::Result<(String, bool)> {
-    let row = sqlx::query(
-        "SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND channel_id = $2 AND thread = $3 ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(contact)
-    .bind(t.channel)
-    .bind(kind)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let latest = row.map(|r| LatestConversation {
-        id: r.get("id"),
-        status: ConversationStatus::parse(&r.get::<String, _>("status")).unwrap_or(ConversationStatus::Open),
-        resolved_at_ms: r.get("resolved_at"),
-    });
-    match thread_inbound(latest.as_ref(), t.now_ms, t.reopen_window_ms) {
-        Threading::Join(id) => {
-            sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status = 'snoozed'")
-                .bind(t.now_ms)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-            Ok((id, false))
-        }
-        Threading::Reopen(id) => {
-            sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $1 WHERE id = $2")
-                .bind(t.now_ms)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-            timeline(tx, t.tenant, contact, Some(&id), "conversation.reopened", &serde_json::json!({}), t.now_ms).await?;
-            Ok((id, false))
-        }
-        Threading::Start => {
-            let id = new_id();
-            let tier = if kind == "comment" { "proactive" } else { t.tier };
-            sqlx::query(
-                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, status, tier, thread, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7)",
-            )
-            .bind(&id)
-            .bind(t.tenant)
-            .bind(t.channel)
-            .bind(contact)
-            .bind(tier)
-            .bind(kind)
-            .bind(t.now_ms)
-            .execute(&mut **tx)
-            .await?;
-            let data = serde_json::json!({ "channel": t.channel, "tier": tier, "thread": kind });
-            timeline(tx, t.tenant, contact, Some(&id), "conversation.opened", &data, t.now_ms).await?;
-            Ok((id, true))
-        }
-    }
-}
-
-async fn message_exists(tx: &mut Transaction<'_, Any>, channel: &str, provider_id: &str) -> sqlx::Result<bool> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
-        .bind(channel)
-        .bind(provider_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(found.is_some())
-}
-
+/// Store one message on its own (a voicemail, a comment); webhooks full of messages are
+/// written a whole batch at a time by the ingest writer.
 async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
-    if message_exists(tx, t.channel, &m.provider_message_id).await? {
-        report.duplicates += 1;
-        return Ok(());
+    let mut batch = Batch::new(t.now_ms);
+    batch.prefetch(tx, &[Sighting::message(t, m)]).await?;
+    match batch.add_message(t, m) {
+        Added::New => report.messages += 1,
+        Added::Duplicate => report.duplicates += 1,
     }
-    let contact = resolve_contact(tx, t, &m.contact).await?;
-    let thread_kind = if m.extra.get("comment").is_some() { "comment" } else { "direct" };
-    let (conversation, _new) = thread(tx, t, &contact, thread_kind).await?;
-    let id = new_id();
-    let (direction, status) = if m.outbound { ("outbound", DeliveryState::Sent) } else { ("inbound", DeliveryState::Received) };
-    let parts = serde_json::to_string(&m.parts).expect("parts serialize");
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, tenant_id, conversation_id, channel_id, contact_id, direction, provider_message_id, parts, reply_to,
-                               status, segments, extra, provider_timestamp, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-         ON CONFLICT (channel_id, provider_message_id) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(t.tenant)
-    .bind(&conversation)
-    .bind(t.channel)
-    .bind(&contact)
-    .bind(direction)
-    .bind(&m.provider_message_id)
-    .bind(&parts)
-    .bind(&m.reply_to)
-    .bind(status.as_str())
-    .bind(m.segments.map(i64::from))
-    .bind(m.extra.to_string())
-    .bind(m.timestamp_ms)
-    .bind(t.now_ms)
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        report.duplicates += 1;
-        return Ok(());
-    }
-    // Media the provider holds is downloaded after the commit, by the media worker.
-    for (index, part) in m.parts.iter().enumerate() {
-        if let crate::domain::content::Part::Media { media } = part
-            && (media.provider_media_id.is_some() || media.url.is_some())
-        {
-            sqlx::query(
-                "INSERT INTO media_jobs (message_id, part_index, tenant_id, channel_id, media, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&id)
-            .bind(index as i64)
-            .bind(t.tenant)
-            .bind(t.channel)
-            .bind(serde_json::to_string(media).expect("media serializes"))
-            .bind(t.now_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    let column = if m.outbound { "last_outbound_at" } else { "last_inbound_at" };
-    let first = if m.outbound { "first_response_at" } else { "first_inbound_at" };
-    sqlx::query(&format!(
-        "UPDATE conversations SET {column} = $1, {first} = COALESCE({first}, $1), window_closed = CASE WHEN $2 = 1 THEN 0 ELSE window_closed END, updated_at = $1 WHERE id = $3"
-    ))
-    .bind(t.now_ms)
-    .bind(if m.outbound { 0i64 } else { 1i64 })
-    .bind(&conversation)
-    .execute(&mut **tx)
-    .await?;
-    let summary = serde_json::json!({
-        "conversation_id": conversation, "message_id": id, "contact_id": contact, "channel_id": t.channel,
-        "direction": direction, "parts": m.parts,
-    });
-    timeline(tx, t.tenant, &contact, Some(&conversation), "message", &summary, t.now_ms).await?;
-    t.events.emit(tx, t.tenant, "message.created", &summary, t.now_ms).await?;
-    report.messages += 1;
-    Ok(())
+    batch.flush(tx, t.events).await
 }
 
 /// Apply a delivery report to the message with this provider id, or keep it until the message
@@ -514,7 +330,9 @@ async fn store_call_event(
         report.duplicates += 1;
         return Ok(());
     }
-    let contact_id = resolve_contact(tx, t, contact).await?;
+    let mut batch = Batch::new(t.now_ms);
+    batch.prefetch(tx, &[Sighting::contact(t, contact)]).await?;
+    let contact_id = batch.contact_for(t, contact);
     // A call placed from a conversation joins it; any other call is the caller's voice conversation.
     let referenced: Option<String> = match reference {
         Some(r) => sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2")
@@ -526,8 +344,9 @@ async fn store_call_event(
     };
     let conversation = match referenced {
         Some(id) => id,
-        None => thread(tx, t, &contact_id, "direct").await?.0,
+        None => batch.thread(t, &contact_id, "direct"),
     };
+    batch.flush(tx, t.events).await?;
     let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference, "conversation_id": conversation });
     timeline(tx, t.tenant, &contact_id, Some(&conversation), "call", &data, t.now_ms).await?;
     t.events.emit(tx, t.tenant, "call.updated", &data, t.now_ms).await?;

@@ -1,0 +1,257 @@
+//! Set-based SQL for the group commit: multi-row inserts and `IN (…)` lists, so that a batch of
+//! messages costs a handful of statements rather than several per message. On SQLite every
+//! statement is a hand-off to the connection's worker thread; on PostgreSQL it is a round trip.
+
+use sqlx::{Any, Transaction};
+
+/// The most values bound in one statement. SQLite allows 32,766 and PostgreSQL 65,535; staying
+/// well below both keeps statements small enough to prepare quickly.
+const MAX_BINDS: usize = 4_000;
+
+/// One bound value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// Text or NULL.
+    MaybeText(Option<String>),
+    /// An integer.
+    Int(i64),
+    /// An integer or NULL.
+    MaybeInt(Option<i64>),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Text(s)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Value {
+        Value::Text(s.clone())
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(s: Option<String>) -> Value {
+        Value::MaybeText(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Int(n)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(n: Option<i64>) -> Value {
+        Value::MaybeInt(n)
+    }
+}
+
+fn bind<'q>(query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, value: &'q Value) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    match value {
+        Value::Text(s) => query.bind(s.as_str()),
+        Value::MaybeText(s) => query.bind(s.as_deref()),
+        Value::Int(n) => query.bind(*n),
+        Value::MaybeInt(n) => query.bind(*n),
+    }
+}
+
+/// The statement as the connection's database wants it. Templates number their parameters
+/// `$1, $2, …` in the order they appear, each once. PostgreSQL takes them as they are; SQLite
+/// gets anonymous `?`s, because sqlx looks up every named parameter by scanning the
+/// statement's list of names, which costs O(n²) on a multi-row insert.
+fn for_backend(tx: &Transaction<'_, Any>, sql: String) -> String {
+    if tx.backend_name() == "SQLite" { anonymous(&sql) } else { sql }
+}
+
+/// `sql` with every `$N` parameter made an anonymous `?`.
+fn anonymous(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `$from, $from+1, …` for `n` placeholders.
+pub fn placeholders(from: usize, n: usize) -> String {
+    let mut out = String::with_capacity(n * 5);
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('$');
+        out.push_str(&(from + i).to_string());
+    }
+    out
+}
+
+/// Rows waiting to be inserted into one table, written with as few statements as the bind
+/// limit allows, in the order they were pushed.
+#[derive(Debug)]
+pub struct Rows {
+    table: &'static str,
+    columns: &'static [&'static str],
+    /// What follows `VALUES …`, e.g. an `ON CONFLICT` clause.
+    suffix: &'static str,
+    values: Vec<Value>,
+}
+
+impl Rows {
+    /// Rows for `table` with these columns; `suffix` follows the value list.
+    pub fn new(table: &'static str, columns: &'static [&'static str], suffix: &'static str) -> Rows {
+        Rows { table, columns, suffix, values: Vec::new() }
+    }
+
+    /// Add one row; it must have one value per column.
+    pub fn push<const N: usize>(&mut self, row: [Value; N]) {
+        assert_eq!(N, self.columns.len(), "a row of `{}` has {} values", self.table, self.columns.len());
+        self.values.extend(row);
+    }
+
+    /// How many rows are waiting.
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns.len()
+    }
+
+    /// True when no row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Insert every waiting row; returns how many the database inserted (an `ON CONFLICT DO
+    /// NOTHING` suffix may skip some).
+    pub async fn insert(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<u64> {
+        let width = self.columns.len();
+        let per_statement = (MAX_BINDS / width).max(1);
+        let mut inserted = 0;
+        for chunk in self.values.chunks(per_statement * width) {
+            let rows = chunk.len() / width;
+            let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns.join(", "));
+            for r in 0..rows {
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                sql.push_str(&placeholders(r * width + 1, width));
+                sql.push(')');
+            }
+            sql.push_str(self.suffix);
+            let sql = for_backend(tx, sql);
+            let mut query = sqlx::query(&sql);
+            for value in chunk {
+                query = bind(query, value);
+            }
+            inserted += query.execute(&mut **tx).await?.rows_affected();
+        }
+        Ok(inserted)
+    }
+}
+
+/// Run `sql`, whose `{ids}` stands for a list of placeholders after the `leading` values, once per
+/// chunk of `ids`; returns the rows affected. `sql` uses each of `$1 … $n` once, in order, before
+/// `{ids}` (see [`for_backend`]).
+pub async fn execute_in(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], ids: &[String]) -> sqlx::Result<u64> {
+    let mut affected = 0;
+    for chunk in ids.chunks(MAX_BINDS) {
+        let statement = for_backend(tx, sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len())));
+        let mut query = sqlx::query(&statement);
+        for value in leading {
+            query = bind(query, value);
+        }
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        affected += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// Fetch the rows of `sql`, whose `{ids}` stands for a list of placeholders after the `leading`
+/// values, once per chunk of `ids` (numbered as for [`execute_in`]).
+pub async fn fetch_in(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], ids: &[&str]) -> sqlx::Result<Vec<sqlx::any::AnyRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(MAX_BINDS) {
+        let statement = for_backend(tx, sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len())));
+        let mut query = sqlx::query(&statement);
+        for value in leading {
+            query = bind(query, value);
+        }
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        rows.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(rows)
+}
+
+/// Run `sql`, whose `{values}` stands for a `VALUES` list of rows `width` wide after the
+/// `leading` values, once per chunk of rows (numbered as for [`execute_in`]). The rows' columns are `column1`, `column2`, … in
+/// both SQLite and PostgreSQL, e.g. `UPDATE t SET a = v.column2 FROM (VALUES {values}) AS v
+/// WHERE t.id = v.column1`.
+pub async fn execute_values(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], width: usize, values: &[Value]) -> sqlx::Result<u64> {
+    let mut affected = 0;
+    let per_statement = ((MAX_BINDS - leading.len()) / width).max(1);
+    for chunk in values.chunks(per_statement * width) {
+        let rows: Vec<String> =
+            (0..chunk.len() / width).map(|r| format!("({})", placeholders(leading.len() + r * width + 1, width))).collect();
+        let statement = for_backend(tx, sql.replace("{values}", &rows.join(", ")));
+        let mut query = sqlx::query(&statement);
+        for value in leading.iter().chain(chunk) {
+            query = bind(query, value);
+        }
+        affected += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// The error a batch fails with when another host wrote one of its rows between its reads and
+/// its writes; the ingest writer retries the batch, and the retry sees that host's row.
+pub fn raced(what: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("{what} was written by another host at the same time; the batch will be retried"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(placeholders(4, 1), "$4");
+        assert_eq!(placeholders(1, 0), "");
+    }
+
+    #[test]
+    fn anonymous_parameters() {
+        assert_eq!(anonymous("UPDATE t SET a = $1 WHERE id IN ($2, $3)"), "UPDATE t SET a = ? WHERE id IN (?, ?)");
+        assert_eq!(anonymous("SELECT '$' || $12"), "SELECT '$' || ?");
+    }
+
+    #[test]
+    fn rows_count() {
+        let mut rows = Rows::new("t", &["a", "b"], "");
+        assert!(rows.is_empty());
+        rows.push(["x".into(), 1i64.into()]);
+        rows.push(["y".into(), Value::MaybeInt(None)]);
+        assert_eq!(rows.len(), 2);
+    }
+}
