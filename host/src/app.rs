@@ -95,7 +95,7 @@ impl Host {
         let reopen_window_ms = (config.conversations.reopen_window_minutes * 60_000) as i64;
         let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers);
         let dispatch = Arc::new(tokio::sync::Notify::new());
-        crate::delivery::Dispatcher::spawn(db.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
+        crate::delivery::Dispatcher::spawn(db.clone(), ingestor.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
         crate::delivery::media::spawn(
             db.clone(),
             connectors.clone(),

@@ -109,6 +109,82 @@ async fn duplicate_and_concurrent_webhooks_store_each_message_once(backend: Back
 }
 on_both!(duplicate_and_concurrent_webhooks_store_each_message_once);
 
+/// Many webhooks at once are written as one group commit: each customer is one contact with one
+/// conversation, however many of their messages share the batch, and nothing is stored twice.
+async fn a_burst_of_new_customers_makes_one_contact_and_conversation_each(backend: Backend) {
+    let provider = accepting_provider().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(backend, dir.path(), &provider).await;
+    let mut sms_like = channel("demo2", "acme", "signed-webhook", &[("signing-secret", SECRET), ("api-token", "tok"), ("api-base-url", &provider.url())]);
+    sms_like.allow_private_egress = true;
+    config.channels.push(sms_like);
+    let host = TestHost::start(config).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    let host = Arc::new(host);
+    // Sixteen new customers each send three webhooks at once; each webhook carries its message
+    // twice (a duplicate inside one request).
+    let mut tasks = Vec::new();
+    for customer in 0..16 {
+        for n in 0..3 {
+            let host = host.clone();
+            tasks.push(tokio::spawn(async move {
+                let from = json!({ "id": format!("burst-{customer}"), "name": format!("Customer {customer}"), "phone": format!("+1555100{customer:02}") });
+                let message = json!({ "type": "message", "id": format!("burst-{customer}-{n}"), "from": from, "text": format!("message {n}") });
+                post_events(&host, "demo", json!([message.clone(), message])).await.status().as_u16()
+            }));
+        }
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let db = &host.host.db.pool;
+    let count = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await.unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM contacts").await, 16);
+    assert_eq!(count("SELECT COUNT(*) FROM contact_identities").await, 16);
+    assert_eq!(count("SELECT COUNT(*) FROM conversations").await, 16);
+    assert_eq!(count("SELECT COUNT(*) FROM messages").await, 48);
+    assert_eq!(count("SELECT COUNT(*) FROM timeline WHERE kind = 'conversation.opened'").await, 16);
+    assert_eq!(count("SELECT COUNT(*) FROM timeline WHERE kind = 'message'").await, 48);
+    assert_eq!(count("SELECT COUNT(*) FROM events WHERE kind = 'message.created'").await, 48);
+    assert_eq!(count("SELECT COUNT(*) FROM conversations WHERE first_inbound_at IS NULL OR last_inbound_at IS NULL").await, 0);
+    let (_, page) = host.api_get(&token, "/v1/conversations?limit=100").await;
+    let conversations = page["items"].as_array().unwrap();
+    assert_eq!(conversations.len(), 16, "{page}");
+    for conversation in conversations {
+        let (_, full) = host.api_get(&token, &format!("/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+        let messages = full["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3, "{full}");
+        let customer = messages[0]["provider_message_id"].as_str().unwrap().rsplit_once('-').unwrap().0.to_string();
+        assert!(messages.iter().all(|m| m["provider_message_id"].as_str().unwrap().starts_with(&format!("{customer}-"))), "{full}");
+    }
+
+    // A redelivery stores nothing.
+    let from = json!({ "id": "burst-3", "name": "Customer 3", "phone": "+155510003" });
+    let again = json!([{ "type": "message", "id": "burst-3-0", "from": from, "text": "message 0" }]);
+    assert_eq!(post_events(&host, "demo", again).await.status(), 200);
+    assert_eq!(count("SELECT COUNT(*) FROM messages").await, 48);
+
+    // The same people on a second channel of the tenant (same phones, other ids), all at once:
+    // each joins their contact, in a new conversation on that channel.
+    let mut tasks = Vec::new();
+    for customer in 0..16 {
+        let host = host.clone();
+        tasks.push(tokio::spawn(async move {
+            let from = json!({ "id": format!("other-id-{customer}"), "phone": format!("+1555100{customer:02}") });
+            let message = json!({ "type": "message", "id": format!("second-{customer}"), "from": from, "text": "hi again" });
+            post_events(&host, "demo2", json!([message])).await.status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(count("SELECT COUNT(*) FROM contacts").await, 16);
+    assert_eq!(count("SELECT COUNT(*) FROM contact_identities").await, 32);
+    assert_eq!(count("SELECT COUNT(*) FROM conversations").await, 32);
+    assert_eq!(count("SELECT COUNT(DISTINCT contact_id) FROM conversations").await, 16);
+}
+on_both!(a_burst_of_new_customers_makes_one_contact_and_conversation_each);
+
 async fn statuses_only_move_forward_even_out_of_order(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;

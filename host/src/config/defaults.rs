@@ -51,6 +51,13 @@ pub const STATE_MAX_KEYS: usize = 256;
 /// Timeout to connect to a provider from a connector, in milliseconds.
 pub const EGRESS_CONNECT_TIMEOUT_MS: u64 = 5_000;
 
+/// How long a connection to a provider stays open, unused, for the next call, in milliseconds:
+/// below the keep-alive timeouts providers use, so the host is the one that closes it.
+pub const EGRESS_IDLE_TIMEOUT_MS: u64 = 20_000;
+
+/// Idle connections kept per provider address: as many as the dispatcher sends at once.
+pub const EGRESS_MAX_IDLE_PER_DESTINATION: usize = DISPATCH_CONCURRENCY;
+
 /// Log format: `text` for people, `json` for log pipelines.
 pub const LOG_FORMAT: &str = "text";
 

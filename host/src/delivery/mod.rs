@@ -8,10 +8,10 @@ use crate::channels::ChannelDirectory;
 use crate::config::DeliveryConfig;
 use crate::domain::backoff::retry_delay_ms;
 use crate::domain::content::ProviderError;
-use crate::ingest::translate;
+use crate::ingest::{Ingestor, translate};
 use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
 use crate::runtime::registry::ConnectorRegistry;
-use crate::store::outbox::{self, Claimed, Recorded};
+use crate::store::outbox::{Claimed, Recorded};
 use crate::store::{Db, now_ms};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ enum Outcome {
 /// The dispatcher of one host.
 pub struct Dispatcher {
     db: Db,
+    writer: Ingestor,
     connectors: Arc<ConnectorRegistry>,
     channels: Arc<ChannelDirectory>,
     config: DeliveryConfig,
@@ -38,17 +39,28 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Start the dispatcher; `wake` is notified when a message is queued.
-    pub fn spawn(db: Db, connectors: Arc<ConnectorRegistry>, channels: Arc<ChannelDirectory>, config: DeliveryConfig, wake: Arc<Notify>) {
+    /// Start the dispatcher; `wake` is notified when a message is queued. Claims and outcomes
+    /// are written by `writer`, in the group commit of the host's other writes.
+    pub fn spawn(
+        db: Db,
+        writer: Ingestor,
+        connectors: Arc<ConnectorRegistry>,
+        channels: Arc<ChannelDirectory>,
+        config: DeliveryConfig,
+        wake: Arc<Notify>,
+    ) {
         let owner = format!("host-{}", uuid::Uuid::new_v4());
-        let dispatcher = Arc::new(Dispatcher { db, connectors, channels, config, owner, wake, unhealthy: Default::default() });
+        let dispatcher = Arc::new(Dispatcher { db, writer, connectors, channels, config, owner, wake, unhealthy: Default::default() });
         tokio::spawn(async move { dispatcher.run().await });
     }
 
     async fn run(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
+        // The previous batch's outcomes, being recorded while the next batch is claimed and sent
+        // (its rows stay leased until then, so no other claim takes them).
+        let mut recording: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            let claimed = match outbox::claim(&self.db, &self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
+            let claimed = match self.writer.claim_outbox(&self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox claim failed; retrying");
@@ -63,7 +75,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            // Send the batch concurrently, then record every outcome in one transaction.
+            // Send the batch concurrently, then record every outcome in one group commit.
             let attempts: Vec<(Claimed, Outcome)> = futures::stream::iter(claimed)
                 .map(|row| {
                     let this = self.clone();
@@ -79,10 +91,17 @@ impl Dispatcher {
                 let recorded = self.decide(&row, outcome);
                 (row, recorded)
             }).collect();
-            if let Err(e) = outbox::record(&self.db, &self.owner, &records).await {
-                tracing::error!(error = %e, rows = records.len(), "could not record delivery outcomes; the leases will expire and the rows will be retried");
+            if let Some(previous) = recording.take() {
+                let _ = previous.await;
             }
-            self.update_health(&records).await;
+            let this = self.clone();
+            recording = Some(tokio::spawn(async move {
+                let rows = records.len();
+                this.update_health(&records).await;
+                if let Err(e) = this.writer.record_outcomes(&this.owner, records).await {
+                    tracing::error!(error = %e, rows, "could not record delivery outcomes; the leases will expire and the rows will be retried");
+                }
+            }));
         }
     }
 

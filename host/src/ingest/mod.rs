@@ -5,6 +5,10 @@
 //! writes them in one transaction, so one fsync serves many requests. Each request waits for its
 //! batch's commit. If a batch fails, its jobs are retried one by one so one bad job cannot sink
 //! the others.
+//!
+//! The dispatcher's outbox claims and delivery outcomes go through the same writers, so on
+//! SQLite every write of the hot paths shares one writer and one commit instead of waiting for
+//! the database's write lock.
 
 pub mod translate;
 
@@ -12,6 +16,8 @@ use crate::domain::content::InboundEvent;
 use crate::store::conversations::{NewOutbound, queue_outbound};
 use crate::store::ingest::batch::{Added, Batch, Sighting};
 use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
+use crate::store::outbox::{self, Claimed, Recorded};
+use crate::store::bulk::is_race;
 use crate::store::{Db, now_ms};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -25,12 +31,18 @@ enum Work {
     Events { tenant: String, channel: String, tier: &'static str, events: Vec<InboundEvent> },
     /// An agent's message and its outbox row.
     Outbound(NewOutbound),
+    /// Claim due outbox rows for a dispatcher.
+    Claim { owner: String, limit: i64, lease_ms: i64 },
+    /// A dispatcher's delivery outcomes.
+    Record { owner: String, outcomes: Vec<(Claimed, Recorded)> },
 }
 
 /// What one job wrote.
 enum Done {
     Events(IngestReport),
     Outbound((String, bool)),
+    Claimed(Vec<Claimed>),
+    Recorded,
 }
 
 struct Job {
@@ -39,10 +51,13 @@ struct Job {
 }
 
 impl Job {
-    fn tenant(&self) -> &str {
+    /// The tenants whose stream events the job may write.
+    fn tenants(&self) -> Vec<&str> {
         match &self.work {
-            Work::Events { tenant, .. } => tenant,
-            Work::Outbound(m) => &m.tenant,
+            Work::Events { tenant, .. } => vec![tenant],
+            Work::Outbound(m) => vec![&m.tenant],
+            Work::Claim { .. } => vec![],
+            Work::Record { outcomes, .. } => outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect(),
         }
     }
 }
@@ -110,16 +125,36 @@ impl Ingestor {
         let Done::Outbound(done) = self.submit(Work::Outbound(message)).await? else { unreachable!("outbound jobs report outbound") };
         Ok(done)
     }
+
+    /// Claim up to `limit` due outbox rows for `owner`, leased for `lease_ms`.
+    pub async fn claim_outbox(&self, owner: &str, limit: i64, lease_ms: i64) -> Result<Vec<Claimed>, IngestError> {
+        let Done::Claimed(rows) = self.submit(Work::Claim { owner: owner.into(), limit, lease_ms }).await? else {
+            unreachable!("claims report claimed rows")
+        };
+        Ok(rows)
+    }
+
+    /// Record delivery outcomes of rows `owner` claimed; returns once durable.
+    pub async fn record_outcomes(&self, owner: &str, outcomes: Vec<(Claimed, Recorded)>) -> Result<(), IngestError> {
+        self.submit(Work::Record { owner: owner.into(), outcomes }).await.map(|_| ())
+    }
 }
 
-/// How many times a job that failed on its own is tried again before its request gets an error:
-/// a job can lose a race with another host for a new contact or message, and the next try sees
-/// that host's row.
+/// How many times a job that lost a race on its own (see [`is_race`]) is tried again before its
+/// request gets an error.
 const SOLO_RETRIES: usize = 2;
 
 async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
     if batch.len() > 1 {
-        match try_write(db, reopen_window_ms, &batch).await {
+        let mut result = try_write(db, reopen_window_ms, &batch).await;
+        // Two writers that plan the same new customer at once: the loser tries again and finds
+        // the winner's rows.
+        if let Err(e) = &result
+            && is_race(e)
+        {
+            result = try_write(db, reopen_window_ms, &batch).await;
+        }
+        match result {
             Ok(reports) => {
                 for (job, report) in batch.into_iter().zip(reports) {
                     let _ = job.reply.send(Ok(report));
@@ -132,10 +167,10 @@ async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
     for job in batch {
         let mut result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
         for _ in 0..SOLO_RETRIES {
-            if result.is_ok() {
-                break;
+            match &result {
+                Err(e) if is_race(e) => result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await,
+                _ => break,
             }
-            result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
         }
         let _ = job.reply.send(result.map(|mut r| r.remove(0)).map_err(|e| e.to_string()));
     }
@@ -149,7 +184,7 @@ fn only_messages(events: &[InboundEvent]) -> bool {
 
 async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
     let now = now_ms();
-    let tenants: Vec<&str> = jobs.iter().map(Job::tenant).collect();
+    let tenants: Vec<&str> = jobs.iter().flat_map(Job::tenants).collect();
     // Stream events are written last, under the tenants' locks, so writers run in parallel and
     // hold the locks only for that insert and the commit.
     let stream = Events::deferred();
@@ -159,7 +194,7 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
             Work::Events { tenant, channel, tier, .. } => {
                 Some(IngestTarget { tenant, channel, now_ms: now, reopen_window_ms, tier, events: &stream })
             }
-            Work::Outbound(_) => None,
+            _ => None,
         })
         .collect();
     let mut tx = db.begin_write().await?;
@@ -199,10 +234,22 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
     }
     batch.flush(&mut tx, &stream).await?;
 
-    // Everything else (statuses, consent, reactions, calls), event by event, after them.
+    // Everything else (statuses, consent, reactions, calls), event by event, after them; then
+    // delivery outcomes, and last the claims, which see the messages queued above.
     for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
         if let (Work::Events { events, .. }, Some(target), None) = (&job.work, target, &report) {
             *report = Some(Done::Events(apply(&mut tx, target, events).await?));
+        }
+    }
+    for (job, report) in jobs.iter().zip(reports.iter_mut()) {
+        if let Work::Record { owner, outcomes } = &job.work {
+            outbox::record(&mut tx, &stream, owner, outcomes, now).await?;
+            *report = Some(Done::Recorded);
+        }
+    }
+    for (job, report) in jobs.iter().zip(reports.iter_mut()) {
+        if let Work::Claim { owner, limit, lease_ms } = &job.work {
+            *report = Some(Done::Claimed(outbox::claim(&mut tx, db.dialect, owner, *limit, *lease_ms, now).await?));
         }
     }
 

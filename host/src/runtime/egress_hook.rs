@@ -1,9 +1,11 @@
-//! The `wasi:http` hook that enforces a channel's [`EgressPolicy`](super::egress::EgressPolicy).
+//! The `wasi:http` hook that enforces a channel's [`EgressPolicy`](super::egress::EgressPolicy),
+//! then sends the request over the host's [`EgressPool`](super::egress_pool::EgressPool) to the
+//! address it checked.
 
+use super::egress_pool::EgressPool;
 use super::state::ChannelContext;
 use super::stats::RuntimeStats;
 use http::uri::Scheme;
-use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
@@ -13,13 +15,14 @@ pub struct EgressHook {
     channel: Arc<ChannelContext>,
     connector_id: Arc<str>,
     stats: Arc<RuntimeStats>,
+    pool: Arc<EgressPool>,
     connect_timeout: Duration,
 }
 
 impl EgressHook {
     /// A hook for one call.
-    pub fn new(channel: Arc<ChannelContext>, connector_id: Arc<str>, stats: Arc<RuntimeStats>, connect_timeout: Duration) -> Self {
-        EgressHook { channel, connector_id, stats, connect_timeout }
+    pub fn new(channel: Arc<ChannelContext>, connector_id: Arc<str>, stats: Arc<RuntimeStats>, pool: Arc<EgressPool>, connect_timeout: Duration) -> Self {
+        EgressHook { channel, connector_id, stats, pool, connect_timeout }
     }
 }
 
@@ -39,6 +42,7 @@ impl WasiHttpHooks for EgressHook {
         let channel = self.channel.clone();
         let connector = self.connector_id.clone();
         let stats = self.stats.clone();
+        let pool = self.pool.clone();
         let connect_timeout = self.connect_timeout;
         Box::new(async move {
             let deny = |reason: String, error: Error| {
@@ -75,8 +79,11 @@ impl WasiHttpHooks for EgressHook {
             }
             let mut options = options.unwrap_or_default();
             options.connect_timeout = Some(options.connect_timeout.unwrap_or(connect_timeout).min(connect_timeout));
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>))
+            // Connect to the address just checked, not to the name again: a second lookup could
+            // answer differently.
+            let response = pool.send(request, &host, addresses[0], tls, options).await?;
+            // The pool drives its connections itself; nothing is left for the call to run.
+            Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), Error>> + Send>))
         })
     }
 }

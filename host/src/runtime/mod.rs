@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod cache;
 pub mod egress;
 pub mod egress_hook;
+pub mod egress_pool;
 pub mod loader;
 pub mod registry;
 pub mod state;
@@ -84,6 +85,7 @@ pub struct Runtime {
     limits: Limits,
     cache: cache::CompileCache,
     stats: Arc<RuntimeStats>,
+    egress: Arc<egress_pool::EgressPool>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -153,6 +155,10 @@ impl Runtime {
             },
             cache: cache::CompileCache::new(Some(config.cache_dir.clone())),
             stats: Arc::new(RuntimeStats::default()),
+            egress: Arc::new(egress_pool::EgressPool::new(
+                Duration::from_millis(defaults::EGRESS_IDLE_TIMEOUT_MS),
+                defaults::EGRESS_MAX_IDLE_PER_DESTINATION,
+            )),
             ticker_stop,
         })
     }
@@ -245,6 +251,7 @@ impl Runtime {
             connector_id,
             self.limits.memory_bytes,
             self.stats.clone(),
+            self.egress.clone(),
             Duration::from_millis(defaults::EGRESS_CONNECT_TIMEOUT_MS),
         );
         let mut store = Store::new(&self.engine, state);

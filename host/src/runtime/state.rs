@@ -147,11 +147,12 @@ impl CallState {
         connector_id: Arc<str>,
         memory_bytes: usize,
         stats: Arc<RuntimeStats>,
+        pool: Arc<super::egress_pool::EgressPool>,
         connect_timeout: Duration,
     ) -> CallState {
         let mut wasi = WasiCtx::builder();
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let hooks = super::egress_hook::EgressHook::new(channel.clone(), connector_id.clone(), stats, connect_timeout);
+        let hooks = super::egress_hook::EgressHook::new(channel.clone(), connector_id.clone(), stats, pool, connect_timeout);
         CallState {
             channel,
             connector_id,

@@ -223,10 +223,19 @@ pub async fn execute_values(tx: &mut Transaction<'_, Any>, sql: &str, leading: &
     Ok(affected)
 }
 
-/// The error a batch fails with when another host wrote one of its rows between its reads and
-/// its writes; the ingest writer retries the batch, and the retry sees that host's row.
+/// How a lost race begins its message (see [`raced`]).
+const RACED: &str = "lost a race: ";
+
+/// The error a batch fails with when another writer (of this host or another) committed one of
+/// its rows between its reads and its writes; the ingest writer tries the batch again, and the
+/// retry sees that row.
 pub fn raced(what: &str) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("{what} was written by another host at the same time; the batch will be retried"))
+    sqlx::Error::Protocol(format!("{RACED}{what} was written by another writer at the same time"))
+}
+
+/// Whether `error` is a lost race (see [`raced`]), which a retry resolves.
+pub fn is_race(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Protocol(message) if message.starts_with(RACED))
 }
 
 #[cfg(test)]
@@ -244,6 +253,12 @@ mod tests {
     fn anonymous_parameters() {
         assert_eq!(anonymous("UPDATE t SET a = $1 WHERE id IN ($2, $3)"), "UPDATE t SET a = ? WHERE id IN (?, ?)");
         assert_eq!(anonymous("SELECT '$' || $12"), "SELECT '$' || ?");
+    }
+
+    #[test]
+    fn races_are_recognised() {
+        assert!(is_race(&raced("a message")));
+        assert!(!is_race(&sqlx::Error::Protocol("something else".into())));
     }
 
     #[test]

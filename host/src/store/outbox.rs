@@ -3,7 +3,7 @@
 
 use super::bulk::{Value, execute_values, fetch_in};
 use super::ingest::{Events, apply_status, record_consent};
-use super::{Db, now_ms};
+use super::Dialect;
 use std::collections::{HashMap, HashSet};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
@@ -24,12 +24,12 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Claim up to `limit` due rows for `owner` until `lease_ms` from now.
-pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Claimed>> {
-    let now = now_ms();
+/// Claim up to `limit` due rows for `owner` until `lease_ms` from `now`, in the caller's
+/// transaction (the ingest writer's).
+pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, owner: &str, limit: i64, lease_ms: i64, now: i64) -> sqlx::Result<Vec<Claimed>> {
     let pick = format!(
         "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}{}",
-        db.dialect.skip_locked()
+        dialect.skip_locked()
     );
     let rows = sqlx::query(&format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE message_id IN ({pick})
@@ -38,7 +38,7 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Res
     .bind(owner)
     .bind(now + lease_ms)
     .bind(now)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut **tx)
     .await?;
     Ok(rows
         .iter()
@@ -212,31 +212,21 @@ pub enum Recorded {
     Failed(ProviderError),
 }
 
-/// Record the outcomes of a claimed batch in one transaction (one commit for the whole batch).
-/// Rows whose lease this host lost are left to the host that took them.
-pub async fn record(db: &Db, owner: &str, outcomes: &[(Claimed, Recorded)]) -> sqlx::Result<()> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
-    let now = now_ms();
-    // Stream events are inserted last, under the tenants' locks (see `Db::lock_tenants`).
-    let events = Events::deferred();
-    let mut tx = db.begin_write().await?;
+/// Record the outcomes of a claimed batch in the caller's transaction (the ingest writer's, so
+/// one commit serves the whole batch); stream events go to `events`. Rows whose lease this host
+/// lost are left to the host that took them.
+pub async fn record(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
     let finished: Vec<String> =
         outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.clone()).collect();
-    let held = if finished.is_empty() { HashSet::new() } else { release(&mut tx, &finished, owner).await? };
+    let held = if finished.is_empty() { HashSet::new() } else { release(tx, &finished, owner).await? };
     let mut accepted = Vec::new();
     for (row, outcome) in outcomes {
         match outcome {
             Recorded::Delivered { provider_id, segments } if held.contains(&row.message_id) => accepted.push((row, provider_id.as_str(), *segments)),
-            Recorded::Failed(error) if held.contains(&row.message_id) => failed(&mut tx, &events, row, error, now).await?,
-            Recorded::Retry { at, error } => retry_later(&mut tx, row, owner, *at, error, now).await?,
+            Recorded::Failed(error) if held.contains(&row.message_id) => failed(tx, events, row, error, now).await?,
+            Recorded::Retry { at, error } => retry_later(tx, row, owner, *at, error, now).await?,
             _ => {}
         }
     }
-    delivered(&mut tx, &events, &accepted, now).await?;
-    let tenants: Vec<&str> = outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect();
-    db.lock_tenants(&mut tx, &tenants).await?;
-    events.flush(&mut tx).await?;
-    tx.commit().await
+    delivered(tx, events, &accepted, now).await
 }
