@@ -126,6 +126,10 @@ impl Host {
             sealer: sealer.clone(),
             dispatch: dispatch.clone(),
             events: Arc::new(tokio::sync::watch::channel(0u64).0),
+            tokens: Arc::new(crate::http::api::auth::TokenCache::new(
+                Duration::from_millis(crate::config::defaults::TOKEN_CACHE_TTL_MS),
+                crate::config::defaults::TOKEN_CACHE_CAPACITY,
+            )),
         };
         let (shutdown, mut watch) = tokio::sync::watch::channel(false);
         let app = router(state);

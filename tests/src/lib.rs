@@ -151,6 +151,8 @@ pub struct FakeProvider {
     pub addr: std::net::SocketAddr,
     /// What it received, in order.
     pub received: Arc<Mutex<Vec<Recorded>>>,
+    /// TCP connections it accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeProvider {
@@ -175,8 +177,13 @@ impl FakeProvider {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let accepted = connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeProvider { addr, received }
+        FakeProvider { addr, received, connections }
     }
 
     /// `http://127.0.0.1:port`.

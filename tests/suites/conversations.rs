@@ -277,6 +277,33 @@ async fn transient_failures_are_retried_and_permanent_ones_keep_the_reason(backe
 }
 on_both!(transient_failures_are_retried_and_permanent_ones_keep_the_reason);
 
+/// Deliveries reuse the connection to the provider instead of opening one per message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_reuse_provider_connections() {
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(Backend::Sqlite, &provider).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
+    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    for n in 1..=8 {
+        let (status, sent) = host.api_send("POST", &token, &format!("/v1/conversations/{cid}/messages"), &json!({ "text": format!("reply {n}") })).await;
+        assert_eq!(status, 202);
+        let mid = sent["id"].as_str().unwrap().to_string();
+        // Recorded as queued: the connector call, which reads the whole response, is over.
+        host.eventually("the message is delivered", || {
+            let (host, token, mid) = (&host, &token, &mid);
+            async move {
+                let (_, m) = host.api_get(token, &format!("/v1/messages/{mid}")).await;
+                (m["status"] == "queued").then_some(())
+            }
+        })
+        .await;
+    }
+    assert_eq!(provider.requests().len(), 8);
+    let connections = provider.connections.load(Ordering::SeqCst);
+    assert_eq!(connections, 1, "8 sequential deliveries over {connections} connections");
+}
+
 async fn idempotency_key_queues_once(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;

@@ -113,3 +113,10 @@ pub const MAX_QUEUE: u32 = 10;
 
 /// Average length of a call, in seconds, for the expected wait announced to callers.
 pub const AVERAGE_HANDLE_SECONDS: u32 = 180;
+
+/// How long a verified API token is trusted before the database is asked again, in
+/// milliseconds: a token removed from the database stops working within this time.
+pub const TOKEN_CACHE_TTL_MS: u64 = 5_000;
+
+/// Most API tokens remembered as verified at once.
+pub const TOKEN_CACHE_CAPACITY: usize = 10_000;

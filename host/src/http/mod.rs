@@ -36,6 +36,8 @@ pub struct AppState {
     pub dispatch: Arc<tokio::sync::Notify>,
     /// Bumped after each commit that published events, to wake event streams.
     pub events: Arc<tokio::sync::watch::Sender<u64>>,
+    /// API tokens verified recently.
+    pub tokens: Arc<api::auth::TokenCache>,
 }
 
 impl AppState {

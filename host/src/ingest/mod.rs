@@ -40,7 +40,7 @@ enum Work {
 /// What one job wrote.
 enum Done {
     Events(IngestReport),
-    Outbound((String, bool)),
+    Outbound((String, bool, i64)),
     Claimed(Vec<Claimed>),
     Recorded,
 }
@@ -119,9 +119,10 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Store an agent's message with its outbox row; returns once durable, with the message id
-    /// and whether it was new (an `Idempotency-Key` seen before returns the first message).
-    pub async fn queue_outbound(&self, message: NewOutbound) -> Result<(String, bool), IngestError> {
+    /// Store an agent's message with its outbox row; returns once durable, with the message id,
+    /// whether it was new (an `Idempotency-Key` seen before returns the first message), and when
+    /// it was written (Unix ms).
+    pub async fn queue_outbound(&self, message: NewOutbound) -> Result<(String, bool, i64), IngestError> {
         let Done::Outbound(done) = self.submit(Work::Outbound(message)).await? else { unreachable!("outbound jobs report outbound") };
         Ok(done)
     }
@@ -228,7 +229,10 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
                 }
                 *report = Some(Done::Events(counts));
             }
-            (Work::Outbound(message), _) => *report = Some(Done::Outbound(queue_outbound(&mut tx, &mut batch, message).await?)),
+            (Work::Outbound(message), _) => {
+                let (id, created) = queue_outbound(&mut tx, &mut batch, message).await?;
+                *report = Some(Done::Outbound((id, created, now)));
+            }
             _ => {}
         }
     }

@@ -59,6 +59,26 @@ fn message_json(r: &AnyRow) -> Value {
     })
 }
 
+/// An agent's message just queued, as [`message`] would show it, without reading it back.
+pub fn queued_json(id: &str, m: &NewOutbound, queued_at: i64) -> Value {
+    json!({
+        "id": id,
+        "conversation_id": m.conversation,
+        "channel_id": m.context.channel_id,
+        "direction": "outbound",
+        "provider_message_id": null,
+        "parts": m.parts,
+        "reply_to": m.reply_to,
+        "author_id": m.author,
+        "status": crate::domain::delivery::DeliveryState::Pending.as_str(),
+        "error": null,
+        "segments": null,
+        "extra": {},
+        "created_at": queued_at,
+        "updated_at": queued_at,
+    })
+}
+
 /// Filters for listing conversations.
 #[derive(Debug, Default, Clone)]
 pub struct ConversationFilter {
@@ -360,7 +380,7 @@ pub struct NewOutbound {
 
 /// Plan an outbound message and its outbox row into the ingest writer's batch (it
 /// group-commits them). Returns the message id and whether it is new (false when the
-/// idempotency key was seen before).
+/// idempotency key was seen before); a new message is written at the batch's time.
 pub async fn queue_outbound(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     batch: &mut super::ingest::batch::Batch,

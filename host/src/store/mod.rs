@@ -104,6 +104,9 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| anyhow::anyhow!("storage.url is not a valid database URL: {e}"))?;
         let pool = AnyPoolOptions::new()
+            // A connection is checked when a query on it fails, not with an extra round trip
+            // (to SQLite's worker thread, or to PostgreSQL) before every query.
+            .test_before_acquire(false)
             .max_connections(match dialect {
                 Dialect::Sqlite => 8,
                 Dialect::Postgres => 16,

@@ -6,6 +6,49 @@ use crate::store::users::{Principal, authenticate};
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Tokens verified recently, so that an agent's burst of requests costs one database read. Keyed
+/// by the token's SHA-256, never the token. Only valid tokens are kept, so a new token works at
+/// once; a token removed from the database stops working within the time-to-live.
+pub struct TokenCache {
+    verified: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl TokenCache {
+    /// A cache that trusts a verification for `ttl` and holds at most `capacity` tokens.
+    pub fn new(ttl: Duration, capacity: usize) -> TokenCache {
+        TokenCache { verified: Mutex::new(HashMap::new()), ttl, capacity }
+    }
+
+    /// The caller behind `token`: from the cache, or from the database.
+    pub async fn authenticate(&self, db: &crate::store::Db, token: &str) -> sqlx::Result<Option<Principal>> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some((principal, at)) = self.verified.lock().unwrap().get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(Some(principal.clone()));
+        }
+        let found = authenticate(db, token).await?;
+        if let Some(principal) = &found {
+            let mut verified = self.verified.lock().unwrap();
+            if verified.len() >= self.capacity {
+                let ttl = self.ttl;
+                verified.retain(|_, (_, at)| at.elapsed() < ttl);
+                if verified.len() >= self.capacity {
+                    verified.clear();
+                }
+            }
+            verified.insert(key, (principal.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
+}
 
 /// The authenticated caller. Extracting it answers 401 without a valid token.
 pub struct Caller(pub Principal);
@@ -20,7 +63,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must be `Bearer <token>`")
         })?;
-        match authenticate(&state.db, token).await {
+        match state.tokens.authenticate(&state.db, token).await {
             Ok(Some(p)) => Ok(Caller(p)),
             Ok(None) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the token is not valid")),
             Err(e) => Err(ApiError::internal(e)),

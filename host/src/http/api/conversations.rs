@@ -186,25 +186,34 @@ pub async fn send(
         OutboundContent::Interactive { interactive } => json!([{ "type": "interactive", "message": interactive }]),
     };
     let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag, attachment_mime };
-    let (message_id, created) = state
+    let queued = NewOutbound {
+        tenant: tenant.to_string(),
+        conversation: id.clone(),
+        context,
+        author: caller.0.user_id.clone(),
+        parts,
+        reply_to: request.reply_to,
+        payload: serde_json::to_value(&payload).expect("payload serializes"),
+        idempotency_key,
+    };
+    // How the message will look once queued; its id and time come from the writer.
+    let mut shown = store::queued_json("", &queued, 0);
+    let (message_id, created, at) = state
         .ingestor
-        .queue_outbound(NewOutbound {
-            tenant: tenant.to_string(),
-            conversation: id.clone(),
-            context,
-            author: caller.0.user_id.clone(),
-            parts,
-            reply_to: request.reply_to,
-            payload: serde_json::to_value(&payload).expect("payload serializes"),
-            idempotency_key,
-        })
+        .queue_outbound(queued)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("{e}; retry with the same Idempotency-Key")))?;
-    if created {
+    let message = if created {
         state.dispatch.notify_one();
         state.bump_events();
-    }
-    let message = store::message(&state.db, tenant, &message_id).await?;
+        shown["id"] = json!(message_id);
+        shown["created_at"] = json!(at);
+        shown["updated_at"] = json!(at);
+        shown
+    } else {
+        // The first send with this Idempotency-Key, as it is now.
+        store::message(&state.db, tenant, &message_id).await?.unwrap_or(Value::Null)
+    };
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": message_id, "message": message }))))
 }
 
