@@ -18,7 +18,7 @@ use crate::store::ingest::batch::{Added, Batch, Sighting};
 use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::bulk::is_race;
-use crate::store::{Db, now_ms};
+use crate::store::{Db, Dialect, now_ms};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -186,9 +186,13 @@ fn only_messages(events: &[InboundEvent]) -> bool {
 async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
     let now = now_ms();
     let tenants: Vec<&str> = jobs.iter().flat_map(Job::tenants).collect();
-    // Stream events are written last, under the tenants' locks, so writers run in parallel and
-    // hold the locks only for that insert and the commit.
-    let stream = Events::deferred();
+    // On PostgreSQL, stream events are written last, under the tenants' locks, so writers run in
+    // parallel and hold the locks only for that insert and the commit. SQLite has one writer and
+    // no such locks: its events are written with the rest.
+    let stream = match db.dialect {
+        Dialect::Postgres => Events::deferred(),
+        Dialect::Sqlite => Events::Now,
+    };
     let targets: Vec<Option<IngestTarget<'_>>> = jobs
         .iter()
         .map(|job| match &job.work {

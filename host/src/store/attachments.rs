@@ -83,6 +83,15 @@ pub struct MediaJob {
 /// Claim due downloads.
 pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<MediaJob>> {
     let now = now_ms();
+    // Look before claiming: the claim is a write, and on SQLite even a write that changes nothing
+    // takes the database's write lock, which the ingest writer would then have to wait for.
+    let due: Option<i64> = sqlx::query_scalar("SELECT 1 FROM media_jobs WHERE next_attempt_at <= $1 AND lease_until < $1 LIMIT 1")
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let lock = db.dialect.skip_locked();
     let rows = sqlx::query(&format!(
         "UPDATE media_jobs SET lease_owner = $1, lease_until = $2 WHERE (message_id, part_index) IN (

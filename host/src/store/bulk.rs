@@ -140,10 +140,23 @@ impl Rows {
     /// Insert every waiting row; returns how many the database inserted (an `ON CONFLICT DO
     /// NOTHING` suffix may skip some).
     pub async fn insert(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<u64> {
+        let mut inserted = 0;
+        for (sql, values) in self.statements() {
+            let sql = for_backend(tx, sql);
+            let mut query = sqlx::query(&sql);
+            for value in values {
+                query = bind(query, value);
+            }
+            inserted += query.execute(&mut **tx).await?.rows_affected();
+        }
+        Ok(inserted)
+    }
+
+    /// The `INSERT` statements (numbered `$1 …`) and their values, one per chunk of rows.
+    fn statements(&self) -> impl Iterator<Item = (String, &[Value])> {
         let width = self.columns.len();
         let per_statement = (MAX_BINDS / width).max(1);
-        let mut inserted = 0;
-        for chunk in self.values.chunks(per_statement * width) {
+        self.values.chunks(per_statement * width).map(move |chunk| {
             let rows = chunk.len() / width;
             let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns.join(", "));
             for r in 0..rows {
@@ -155,14 +168,176 @@ impl Rows {
                 sql.push(')');
             }
             sql.push_str(self.suffix);
-            let sql = for_backend(tx, sql);
+            (sql, chunk)
+        })
+    }
+}
+
+/// Statements that run together and must each change a known number of rows. On SQLite they go
+/// to the connection's thread as one multi-statement string, a single hand-off instead of one per
+/// statement; PostgreSQL prepares statements one at a time, so there they run one by one. A
+/// statement that changes another number of rows means another writer got there first: the
+/// script fails with [`raced`] and the batch is tried again.
+#[derive(Default)]
+pub struct Script {
+    statements: Vec<(String, Vec<Value>, u64, &'static str)>,
+}
+
+impl Script {
+    /// An empty script.
+    pub fn new() -> Script {
+        Script::default()
+    }
+
+    /// Insert `rows`, every one of which must be inserted; `what` names a row in the error.
+    pub fn insert(&mut self, rows: &Rows, what: &'static str) {
+        for (sql, values) in rows.statements() {
+            let count = (values.len() / rows.columns.len()) as u64;
+            self.statements.push((sql, values.to_vec(), count, what));
+        }
+    }
+
+    /// Run `sql` (numbered `$1 …`, each once and in order) with `values`; it must change `rows`
+    /// rows.
+    pub fn statement(&mut self, sql: String, values: Vec<Value>, rows: u64, what: &'static str) {
+        self.statements.push((sql, values, rows, what));
+    }
+
+    /// Run `sql`, whose `{ids}` stands for a list of placeholders after the `leading` values, for
+    /// every id; each id must match one row.
+    pub fn for_each_id(&mut self, sql: &str, leading: &[Value], ids: &[String], what: &'static str) {
+        for chunk in ids.chunks(MAX_BINDS - leading.len()) {
+            let statement = sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len()));
+            let values = leading.iter().cloned().chain(chunk.iter().map(Value::from)).collect();
+            self.statements.push((statement, values, chunk.len() as u64, what));
+        }
+    }
+
+    /// Run every statement, in order.
+    pub async fn run(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        if tx.backend_name() == "SQLite" {
+            let expected: u64 = self.statements.iter().map(|(_, _, rows, _)| rows).sum();
+            let sql = self.statements.iter().map(|(sql, ..)| anonymous(sql)).collect::<Vec<_>>().join(";\n");
             let mut query = sqlx::query(&sql);
-            for value in chunk {
+            for (_, values, _, _) in &self.statements {
+                for value in values {
+                    query = bind(query, value);
+                }
+            }
+            let changed = query.execute(&mut **tx).await?.rows_affected();
+            if changed != expected {
+                return Err(raced("a row of the batch"));
+            }
+            return Ok(());
+        }
+        for (sql, values, rows, what) in &self.statements {
+            let mut query = sqlx::query(sql);
+            for value in values {
                 query = bind(query, value);
             }
-            inserted += query.execute(&mut **tx).await?.rows_affected();
+            if query.execute(&mut **tx).await?.rows_affected() != *rows {
+                return Err(raced(what));
+            }
         }
-        Ok(inserted)
+        Ok(())
+    }
+}
+
+/// Queries read together: on SQLite as one multi-statement string (one hand-off to the
+/// connection's thread), on PostgreSQL one by one. Each query added gives a [`ReadId`] to find
+/// its rows with once [`fetch`](Reads::fetch) has run.
+#[derive(Default)]
+pub struct Reads {
+    statements: Vec<(String, Vec<Value>)>,
+    /// Statement ranges, by query.
+    queries: Vec<std::ops::Range<usize>>,
+}
+
+/// One query of a [`Reads`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReadId(usize);
+
+/// The rows of every query of a [`Reads`].
+pub struct ReadRows {
+    by_statement: Vec<Vec<sqlx::any::AnyRow>>,
+    queries: Vec<std::ops::Range<usize>>,
+}
+
+impl ReadRows {
+    /// The rows of one query.
+    pub fn of(&self, query: ReadId) -> impl Iterator<Item = &sqlx::any::AnyRow> {
+        self.by_statement[self.queries[query.0].clone()].iter().flatten()
+    }
+}
+
+impl Reads {
+    /// No queries yet.
+    pub fn new() -> Reads {
+        Reads::default()
+    }
+
+    /// A query (numbered `$1 …`, each once and in order) with its values.
+    pub fn query(&mut self, sql: String, values: Vec<Value>) -> ReadId {
+        let first = self.statements.len();
+        self.statements.push((sql, values));
+        self.queries.push(first..first + 1);
+        ReadId(self.queries.len() - 1)
+    }
+
+    /// A query whose `{ids}` stands for a list of placeholders after the `leading` values, run
+    /// once per chunk of `ids`.
+    pub fn query_in(&mut self, sql: &str, leading: &[Value], ids: &[&str]) -> ReadId {
+        let first = self.statements.len();
+        for chunk in ids.chunks(MAX_BINDS - leading.len()) {
+            let statement = sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len()));
+            let values = leading.iter().cloned().chain(chunk.iter().map(|id| Value::from(*id))).collect();
+            self.statements.push((statement, values));
+        }
+        self.queries.push(first..self.statements.len());
+        ReadId(self.queries.len() - 1)
+    }
+
+    /// Run every query.
+    pub async fn fetch(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<ReadRows> {
+        use futures::TryStreamExt;
+        let mut by_statement: Vec<Vec<sqlx::any::AnyRow>> = Vec::with_capacity(self.statements.len());
+        if tx.backend_name() == "SQLite" && !self.statements.is_empty() {
+            let sql = self.statements.iter().map(|(sql, _)| anonymous(sql)).collect::<Vec<_>>().join(";\n");
+            let mut query = sqlx::query(&sql);
+            for (_, values) in &self.statements {
+                for value in values {
+                    query = bind(query, value);
+                }
+            }
+            // Each statement's rows are followed by its result.
+            let mut current = Vec::new();
+            // sqlx 0.8 runs a multi-statement string with parameters on SQLite and means to drop
+            // it (launchbadge/sqlx#3108); without it, the loop below serves SQLite too.
+            #[allow(deprecated)]
+            let mut stream = query.fetch_many(&mut **tx);
+            while let Some(item) = stream.try_next().await? {
+                match item {
+                    sqlx::Either::Right(row) => current.push(row),
+                    sqlx::Either::Left(_) => by_statement.push(std::mem::take(&mut current)),
+                }
+            }
+            drop(stream);
+            if by_statement.len() != self.statements.len() {
+                return Err(sqlx::Error::Protocol(format!("{} statements gave {} results", self.statements.len(), by_statement.len())));
+            }
+        } else {
+            for (sql, values) in &self.statements {
+                let mut query = sqlx::query(sql);
+                for value in values {
+                    query = bind(query, value);
+                }
+                by_statement.push(query.fetch_all(&mut **tx).await?);
+            }
+        }
+        Ok(ReadRows { by_statement, queries: self.queries })
     }
 }
 

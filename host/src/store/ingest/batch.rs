@@ -12,7 +12,7 @@ use super::{Events, IngestTarget};
 use crate::domain::content::{Identity, Part, ReportedMessage};
 use crate::domain::conversation::{ConversationStatus, LatestConversation, Threading, thread_inbound};
 use crate::domain::delivery::DeliveryState;
-use crate::store::bulk::{Rows, Value, execute_in, fetch_in, raced};
+use crate::store::bulk::{Reads, Rows, Script, Value};
 use crate::store::conversations::NewOutbound;
 use crate::store::new_id;
 use sqlx::{Any, Row, Transaction};
@@ -139,7 +139,8 @@ impl Batch {
         }
     }
 
-    /// Read what the store knows about these sightings of customers (and their messages).
+    /// Read what the store knows about these sightings of customers (and their messages): one
+    /// round of [`Reads`] for the whole batch.
     pub async fn prefetch(&mut self, tx: &mut Transaction<'_, Any>, sightings: &[Sighting<'_>]) -> sqlx::Result<()> {
         let mut by_channel: Vec<(&str, &str, Vec<&Sighting<'_>>)> = Vec::new();
         for s in sightings {
@@ -148,55 +149,55 @@ impl Batch {
                 None => by_channel.push((s.channel, s.tenant, vec![s])),
             }
         }
-        for (channel, tenant, group) in by_channel {
+        let mut reads = Reads::new();
+        let mut asked = Vec::new();
+        for (channel, tenant, group) in &by_channel {
             let ids: Vec<&str> = distinct(group.iter().filter_map(|s| s.message_id));
-            if !ids.is_empty() {
-                let sql = "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id IN ({ids})";
-                for row in fetch_in(tx, sql, &[channel.into()], &ids).await? {
-                    self.stored.insert((channel.to_string(), row.get("provider_message_id")));
-                }
-            }
-
             let senders: Vec<&str> = distinct(group.iter().map(|s| s.who.provider_id.as_str()));
+            let phones: Vec<&str> = distinct(group.iter().filter_map(|s| s.who.phone.as_deref()));
+            let stored = (!ids.is_empty()).then(|| {
+                let sql = "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id IN ({ids})";
+                reads.query_in(sql, &[(*channel).into()], &ids)
+            });
             let sql = "SELECT i.provider_id, i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
                        WHERE i.channel_id = $1 AND i.provider_id IN ({ids})";
-            for row in fetch_in(tx, sql, &[channel.into()], &senders).await? {
+            let identities = reads.query_in(sql, &[(*channel).into()], &senders);
+            let by_phone = (!phones.is_empty()).then(|| {
+                let sql = "SELECT id, phone, name FROM contacts WHERE tenant_id = $1 AND merged_into IS NULL AND phone IN ({ids})
+                           ORDER BY created_at, id";
+                reads.query_in(sql, &[(*tenant).into()], &phones)
+            });
+            let latest = reads.query(latest_conversations_sql(senders.len(), phones.len()), {
+                let mut values: Vec<Value> = vec![(*channel).into(), (*channel).into()];
+                values.extend(senders.iter().map(|s| Value::from(*s)));
+                if !phones.is_empty() {
+                    values.push((*tenant).into());
+                    values.extend(phones.iter().map(|p| Value::from(*p)));
+                }
+                values
+            });
+            asked.push((*channel, *tenant, stored, identities, by_phone, latest));
+        }
+        let rows = reads.fetch(tx).await?;
+        for (channel, tenant, stored, identities, by_phone, latest) in asked {
+            for row in stored.iter().flat_map(|q| rows.of(*q)) {
+                self.stored.insert((channel.to_string(), row.get("provider_message_id")));
+            }
+            for row in rows.of(identities) {
                 let known = KnownContact { id: row.get("contact_id"), named: row.get::<Option<String>, _>("name").is_some() };
                 self.identities.insert((channel.to_string(), row.get("provider_id")), known);
             }
-
-            let unknown = |s: &&&Sighting<'_>| !self.identities.contains_key(&(channel.to_string(), s.who.provider_id.clone()));
-            let phones: Vec<&str> = distinct(group.iter().filter(unknown).filter_map(|s| s.who.phone.as_deref()));
-            if !phones.is_empty() {
-                let sql = "SELECT id, phone, name FROM contacts WHERE tenant_id = $1 AND merged_into IS NULL AND phone IN ({ids})
-                           ORDER BY created_at, id";
-                for row in fetch_in(tx, sql, &[tenant.into()], &phones).await? {
-                    let known = KnownContact { id: row.get("id"), named: row.get::<Option<String>, _>("name").is_some() };
-                    self.phones.entry((tenant.to_string(), row.get("phone"))).or_insert(known);
-                }
+            for row in by_phone.iter().flat_map(|q| rows.of(*q)) {
+                let known = KnownContact { id: row.get("id"), named: row.get::<Option<String>, _>("name").is_some() };
+                self.phones.entry((tenant.to_string(), row.get("phone"))).or_insert(known);
             }
-
-            let contacts: Vec<&str> = distinct(
-                group
-                    .iter()
-                    .filter_map(|s| {
-                        self.identities.get(&(channel.to_string(), s.who.provider_id.clone())).or_else(|| {
-                            s.who.phone.as_ref().and_then(|phone| self.phones.get(&(tenant.to_string(), phone.clone())))
-                        })
-                    })
-                    .map(|known| known.id.as_str()),
-            );
-            if !contacts.is_empty() {
-                let sql = "SELECT id, contact_id, thread, status, resolved_at FROM conversations WHERE channel_id = $1 AND contact_id IN ({ids})
-                           ORDER BY created_at DESC, id DESC";
-                for row in fetch_in(tx, sql, &[channel.into()], &contacts).await? {
-                    let key = (row.get::<String, _>("contact_id"), channel.to_string(), row.get::<String, _>("thread"));
-                    self.latest.entry(key).or_insert_with(|| LatestConversation {
-                        id: row.get("id"),
-                        status: ConversationStatus::parse(&row.get::<String, _>("status")).unwrap_or(ConversationStatus::Open),
-                        resolved_at_ms: row.get("resolved_at"),
-                    });
-                }
+            for row in rows.of(latest) {
+                let key = (row.get::<String, _>("contact_id"), channel.to_string(), row.get::<String, _>("thread"));
+                self.latest.entry(key).or_insert_with(|| LatestConversation {
+                    id: row.get("id"),
+                    status: ConversationStatus::parse(&row.get::<String, _>("status")).unwrap_or(ConversationStatus::Open),
+                    resolved_at_ms: row.get("resolved_at"),
+                });
             }
         }
         Ok(())
@@ -296,50 +297,47 @@ impl Batch {
         id
     }
 
-    /// Write everything planned, in the order the foreign keys need; stream events go to
-    /// `events`.
+    /// Write everything planned, in the order the foreign keys need, as one [`Script`]; stream
+    /// events go to `events`.
     pub async fn flush(self, tx: &mut Transaction<'_, Any>, events: &Events) -> sqlx::Result<()> {
         let now = self.now;
-        self.contacts.insert(tx).await?;
+        let mut script = Script::new();
+        script.insert(&self.contacts, "a contact");
         for (contact, name) in &self.names {
-            sqlx::query("UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3")
-                .bind(name)
-                .bind(now)
-                .bind(contact)
-                .execute(&mut **tx)
-                .await?;
+            let sql = "UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3".to_string();
+            script.statement(sql, vec![name.into(), now.into(), contact.into()], 1, "a contact's name");
         }
-        if self.identity_rows.insert(tx).await? != self.identity_rows.len() as u64 {
-            return Err(raced("a contact identity"));
+        script.insert(&self.identity_rows, "a contact identity");
+        script.insert(&self.conversations, "a conversation");
+        let sql = "UPDATE conversations SET status = 'open', updated_at = $1 WHERE status = 'snoozed' AND id IN ({ids})";
+        script.for_each_id(sql, &[now.into()], &self.woken, "a snoozed conversation");
+        let sql = "UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $1 WHERE id IN ({ids})";
+        script.for_each_id(sql, &[now.into()], &self.reopened, "a reopened conversation");
+        script.insert(&self.messages, "a message");
+        script.insert(&self.outbound, "an agent's message");
+        script.insert(&self.media_jobs, "a media download");
+        script.insert(&self.outbox, "an outbox row");
+        script.insert(&self.idempotency, "an idempotency key");
+        let inbound: Vec<String> = self.touched_inbound.into_iter().collect();
+        let sql = "UPDATE conversations SET last_inbound_at = $1, first_inbound_at = COALESCE(first_inbound_at, $2), window_closed = 0,
+                   updated_at = $3 WHERE id IN ({ids})";
+        script.for_each_id(sql, &[now.into(), now.into(), now.into()], &inbound, "a conversation");
+        let outbound: Vec<String> = self.touched_outbound.into_iter().collect();
+        let sql = "UPDATE conversations SET last_outbound_at = $1, first_response_at = COALESCE(first_response_at, $2), updated_at = $3
+                   WHERE id IN ({ids})";
+        script.for_each_id(sql, &[now.into(), now.into(), now.into()], &outbound, "a conversation");
+        script.insert(&self.timeline, "a timeline item");
+        match events {
+            // Inserted now: with the rest of the script.
+            Events::Now => {
+                script.insert(&super::event_rows(self.events, now), "a stream event");
+                script.run(tx).await
+            }
+            Events::Deferred(_) => {
+                script.run(tx).await?;
+                events.emit_all(tx, self.events, now).await
+            }
         }
-        self.conversations.insert(tx).await?;
-        if !self.woken.is_empty() {
-            let sql = "UPDATE conversations SET status = 'open', updated_at = $1 WHERE status = 'snoozed' AND id IN ({ids})";
-            execute_in(tx, sql, &[now.into()], &self.woken).await?;
-        }
-        if !self.reopened.is_empty() {
-            let sql = "UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $1 WHERE id IN ({ids})";
-            execute_in(tx, sql, &[now.into()], &self.reopened).await?;
-        }
-        if self.messages.insert(tx).await? != self.messages.len() as u64 {
-            return Err(raced("a message"));
-        }
-        self.outbound.insert(tx).await?;
-        self.media_jobs.insert(tx).await?;
-        self.outbox.insert(tx).await?;
-        self.idempotency.insert(tx).await?;
-        if !self.touched_inbound.is_empty() {
-            let sql = "UPDATE conversations SET last_inbound_at = $1, first_inbound_at = COALESCE(first_inbound_at, $2), window_closed = 0,
-                       updated_at = $3 WHERE id IN ({ids})";
-            execute_in(tx, sql, &[now.into(), now.into(), now.into()], &self.touched_inbound.iter().cloned().collect::<Vec<_>>()).await?;
-        }
-        if !self.touched_outbound.is_empty() {
-            let sql = "UPDATE conversations SET last_outbound_at = $1, first_response_at = COALESCE(first_response_at, $2), updated_at = $3
-                       WHERE id IN ({ids})";
-            execute_in(tx, sql, &[now.into(), now.into(), now.into()], &self.touched_outbound.iter().cloned().collect::<Vec<_>>()).await?;
-        }
-        self.timeline.insert(tx).await?;
-        events.emit_all(tx, self.events, now).await
     }
 
     /// The contact behind an identity on a channel, created if new. A new identity whose phone
@@ -450,6 +448,26 @@ impl Batch {
             self.now.into(),
         ]);
     }
+}
+
+/// The conversations on a channel (`$1`) of the contacts that `senders` identities on it (`$2`,
+/// then the senders) or `phones` (the tenant, then the phones) lead to, latest first.
+fn latest_conversations_sql(senders: usize, phones: usize) -> String {
+    use crate::store::bulk::placeholders;
+    let mut sql = format!(
+        "SELECT id, contact_id, thread, status, resolved_at FROM conversations WHERE channel_id = $1 AND contact_id IN (
+           SELECT contact_id FROM contact_identities WHERE channel_id = $2 AND provider_id IN ({})",
+        placeholders(3, senders)
+    );
+    if phones > 0 {
+        sql.push_str(&format!(
+            " UNION SELECT id FROM contacts WHERE tenant_id = ${} AND merged_into IS NULL AND phone IN ({})",
+            3 + senders,
+            placeholders(4 + senders, phones)
+        ));
+    }
+    sql.push_str(") ORDER BY created_at DESC, id DESC");
+    sql
 }
 
 /// The distinct items, in first-seen order.

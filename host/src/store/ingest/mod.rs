@@ -82,6 +82,15 @@ impl Events {
     }
 }
 
+/// Stream events (tenant, kind, JSON data) as rows of `events`.
+pub fn event_rows(events: Vec<(String, String, String)>, now: i64) -> super::bulk::Rows {
+    let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
+    for (tenant, kind, data) in events {
+        rows.push([tenant.into(), kind.into(), data.into(), now.into()]);
+    }
+    rows
+}
+
 /// Insert stream events, in order, with multi-row statements.
 async fn insert_events(tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String, i64)>) -> sqlx::Result<()> {
     let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
