@@ -59,14 +59,12 @@ impl Dispatcher {
         // The previous batch's outcomes, being recorded while the next batch is claimed and sent
         // (its rows stay leased until then, so no other claim takes them).
         let mut recording: Option<tokio::task::JoinHandle<()>> = None;
+        // The next batch, claimed while this one is sent.
+        let mut next: Option<tokio::task::JoinHandle<Vec<Claimed>>> = None;
         loop {
-            let claimed = match self.writer.claim_outbox(&self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox claim failed; retrying");
-                    tokio::time::sleep(poll).await;
-                    continue;
-                }
+            let claimed = match next.take() {
+                Some(claim) => claim.await.unwrap_or_default(),
+                None => self.claim().await,
             };
             if claimed.is_empty() {
                 tokio::select! {
@@ -75,6 +73,8 @@ impl Dispatcher {
                 }
                 continue;
             }
+            let this = self.clone();
+            next = Some(tokio::spawn(async move { this.claim().await }));
             // Send the batch concurrently, then record every outcome in one group commit.
             let attempts: Vec<(Claimed, Outcome)> = futures::stream::iter(claimed)
                 .map(|row| {
@@ -102,6 +102,17 @@ impl Dispatcher {
                     tracing::error!(error = %e, rows, "could not record delivery outcomes; the leases will expire and the rows will be retried");
                 }
             }));
+        }
+    }
+
+    /// Claim due rows; none when the claim fails (it is logged, and the next poll tries again).
+    async fn claim(&self) -> Vec<Claimed> {
+        match self.writer.claim_outbox(&self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox claim failed; retrying");
+                Vec::new()
+            }
         }
     }
 
