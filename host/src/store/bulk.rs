@@ -213,6 +213,21 @@ impl Script {
         }
     }
 
+    /// Run `sql`, whose `{values}` stands for a `VALUES` list of rows `width` wide after the
+    /// `leading` values, once per chunk of rows; every row must match one row. The rows' columns
+    /// are `column1`, `column2`, … in both SQLite and PostgreSQL, e.g. `UPDATE t SET a =
+    /// v.column2 FROM (VALUES {values}) AS v WHERE t.id = v.column1`.
+    pub fn for_each_row(&mut self, sql: &str, leading: &[Value], width: usize, values: &[Value], what: &'static str) {
+        let per_statement = ((MAX_BINDS - leading.len()) / width).max(1);
+        for chunk in values.chunks(per_statement * width) {
+            let rows: Vec<String> =
+                (0..chunk.len() / width).map(|r| format!("({})", placeholders(leading.len() + r * width + 1, width))).collect();
+            let statement = sql.replace("{values}", &rows.join(", "));
+            let values = leading.iter().chain(chunk).cloned().collect();
+            self.statements.push((statement, values, (chunk.len() / width) as u64, what));
+        }
+    }
+
     /// Run every statement, in order.
     pub async fn run(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         if self.statements.is_empty() {
@@ -339,63 +354,6 @@ impl Reads {
         }
         Ok(ReadRows { by_statement, queries: self.queries })
     }
-}
-
-/// Run `sql`, whose `{ids}` stands for a list of placeholders after the `leading` values, once per
-/// chunk of `ids`; returns the rows affected. `sql` uses each of `$1 … $n` once, in order, before
-/// `{ids}` (see [`for_backend`]).
-pub async fn execute_in(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], ids: &[String]) -> sqlx::Result<u64> {
-    let mut affected = 0;
-    for chunk in ids.chunks(MAX_BINDS) {
-        let statement = for_backend(tx, sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len())));
-        let mut query = sqlx::query(&statement);
-        for value in leading {
-            query = bind(query, value);
-        }
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        affected += query.execute(&mut **tx).await?.rows_affected();
-    }
-    Ok(affected)
-}
-
-/// Fetch the rows of `sql`, whose `{ids}` stands for a list of placeholders after the `leading`
-/// values, once per chunk of `ids` (numbered as for [`execute_in`]).
-pub async fn fetch_in(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], ids: &[&str]) -> sqlx::Result<Vec<sqlx::any::AnyRow>> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(MAX_BINDS) {
-        let statement = for_backend(tx, sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len())));
-        let mut query = sqlx::query(&statement);
-        for value in leading {
-            query = bind(query, value);
-        }
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        rows.extend(query.fetch_all(&mut **tx).await?);
-    }
-    Ok(rows)
-}
-
-/// Run `sql`, whose `{values}` stands for a `VALUES` list of rows `width` wide after the
-/// `leading` values, once per chunk of rows (numbered as for [`execute_in`]). The rows' columns are `column1`, `column2`, … in
-/// both SQLite and PostgreSQL, e.g. `UPDATE t SET a = v.column2 FROM (VALUES {values}) AS v
-/// WHERE t.id = v.column1`.
-pub async fn execute_values(tx: &mut Transaction<'_, Any>, sql: &str, leading: &[Value], width: usize, values: &[Value]) -> sqlx::Result<u64> {
-    let mut affected = 0;
-    let per_statement = ((MAX_BINDS - leading.len()) / width).max(1);
-    for chunk in values.chunks(per_statement * width) {
-        let rows: Vec<String> =
-            (0..chunk.len() / width).map(|r| format!("({})", placeholders(leading.len() + r * width + 1, width))).collect();
-        let statement = for_backend(tx, sql.replace("{values}", &rows.join(", ")));
-        let mut query = sqlx::query(&statement);
-        for value in leading.iter().chain(chunk) {
-            query = bind(query, value);
-        }
-        affected += query.execute(&mut **tx).await?.rows_affected();
-    }
-    Ok(affected)
 }
 
 /// How a lost race begins its message (see [`raced`]).

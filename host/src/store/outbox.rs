@@ -1,7 +1,7 @@
 //! The outbox: messages waiting for delivery, claimed with leases so that several hosts sharing
 //! one database never send the same row at the same time.
 
-use super::bulk::{Value, execute_values, fetch_in};
+use super::bulk::{Reads, Script, Value};
 use super::ingest::{Events, apply_status, record_consent};
 use super::Dialect;
 use std::collections::{HashMap, HashSet};
@@ -52,33 +52,17 @@ pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, 
         .collect())
 }
 
-/// Remove the rows this host still holds; returns their message ids. A row whose lease expired
-/// and was taken by another host is left to that host, which records its outcome.
-async fn release(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ids: &[String], owner: &str) -> sqlx::Result<HashSet<String>> {
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let sql = "DELETE FROM outbox WHERE lease_owner = $1 AND message_id IN ({ids}) RETURNING message_id";
-    let rows = fetch_in(tx, sql, &[owner.into()], &ids).await?;
-    Ok(rows.iter().map(|r| r.get("message_id")).collect())
-}
-
-/// The provider accepted these messages: record their ids and the `queued` state, set-based;
-/// a message whose status report came before the receipt gets that report applied too.
-async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, rows: &[(&Claimed, &str, Option<u32>)], now: i64) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let provider_ids: Vec<&str> = rows.iter().map(|(_, provider_id, _)| *provider_id).collect();
-    let early: HashSet<(String, String)> = fetch_in(tx, "SELECT channel_id, provider_message_id FROM early_statuses WHERE provider_message_id IN ({ids})", &[], &provider_ids)
-        .await?
-        .iter()
-        .map(|r| (r.get("channel_id"), r.get("provider_message_id")))
-        .collect();
-    let ids: Vec<&str> = rows.iter().map(|(row, _, _)| row.message_id.as_str()).collect();
-    let current: HashMap<String, (String, String)> = fetch_in(tx, "SELECT id, status, conversation_id FROM messages WHERE id IN ({ids})", &[], &ids)
-        .await?
-        .iter()
-        .map(|r| (r.get("id"), (r.get("status"), r.get("conversation_id"))))
-        .collect();
+/// The provider accepted these messages: record their ids and the `queued` state, set-based.
+/// `current` holds each message's status and conversation; a message whose status report came
+/// before the receipt (in `early`) gets that report applied too, one by one.
+async fn delivered(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    events: &Events,
+    rows: &[(&Claimed, &str, Option<u32>)],
+    current: &HashMap<String, (String, String)>,
+    early: &HashSet<(String, String)>,
+    now: i64,
+) -> sqlx::Result<()> {
     let mut values = Vec::with_capacity(rows.len() * 4);
     let mut changes = Vec::new();
     let mut with_early = Vec::new();
@@ -101,10 +85,11 @@ async fn delivered(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, r
             changes.push((row.tenant.clone(), "message.status".to_string(), data.to_string()));
         }
     }
+    let mut script = Script::new();
     let sql = "UPDATE messages SET provider_message_id = v.column2, segments = COALESCE(v.column3, messages.segments), status = v.column4,
                updated_at = $1 FROM (VALUES {values}) AS v WHERE messages.id = v.column1";
-    execute_values(tx, sql, &[now.into()], 4, &values).await?;
-    events.emit_all(tx, changes, now).await?;
+    script.for_each_row(sql, &[now.into()], 4, &values, "a delivered message");
+    events.run_with(tx, script, changes, now).await?;
     for (row, provider_id, segments) in with_early {
         delivered_before_report(tx, events, row, provider_id, segments, now).await?;
     }
@@ -214,19 +199,40 @@ pub enum Recorded {
 
 /// Record the outcomes of a claimed batch in the caller's transaction (the ingest writer's, so
 /// one commit serves the whole batch); stream events go to `events`. Rows whose lease this host
-/// lost are left to the host that took them.
+/// lost (another host took them when it expired) are left to that host, which records them.
 pub async fn record(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
-    let finished: Vec<String> =
-        outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.clone()).collect();
-    let held = if finished.is_empty() { HashSet::new() } else { release(tx, &finished, owner).await? };
-    let mut accepted = Vec::new();
+    let finished: Vec<&str> =
+        outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.as_str()).collect();
+    let accepted: Vec<(&Claimed, &str, Option<u32>)> = outcomes
+        .iter()
+        .filter_map(|(row, o)| match o {
+            Recorded::Delivered { provider_id, segments } => Some((row, provider_id.as_str(), *segments)),
+            _ => None,
+        })
+        .collect();
+    // One round of reads: release the finished rows this host holds, and look up what the
+    // accepted messages need.
+    let mut reads = Reads::new();
+    let released = (!finished.is_empty())
+        .then(|| reads.query_in("DELETE FROM outbox WHERE lease_owner = $1 AND message_id IN ({ids}) RETURNING message_id", &[owner.into()], &finished));
+    let provider_ids: Vec<&str> = accepted.iter().map(|(_, provider_id, _)| *provider_id).collect();
+    let message_ids: Vec<&str> = accepted.iter().map(|(row, _, _)| row.message_id.as_str()).collect();
+    let early = (!accepted.is_empty())
+        .then(|| reads.query_in("SELECT channel_id, provider_message_id FROM early_statuses WHERE provider_message_id IN ({ids})", &[], &provider_ids));
+    let current = (!accepted.is_empty()).then(|| reads.query_in("SELECT id, status, conversation_id FROM messages WHERE id IN ({ids})", &[], &message_ids));
+    let rows = reads.fetch(tx).await?;
+    let held: HashSet<String> = released.iter().flat_map(|q| rows.of(*q)).map(|r| r.get("message_id")).collect();
+    let early: HashSet<(String, String)> = early.iter().flat_map(|q| rows.of(*q)).map(|r| (r.get("channel_id"), r.get("provider_message_id"))).collect();
+    let current: HashMap<String, (String, String)> =
+        current.iter().flat_map(|q| rows.of(*q)).map(|r| (r.get("id"), (r.get("status"), r.get("conversation_id")))).collect();
+
     for (row, outcome) in outcomes {
         match outcome {
-            Recorded::Delivered { provider_id, segments } if held.contains(&row.message_id) => accepted.push((row, provider_id.as_str(), *segments)),
             Recorded::Failed(error) if held.contains(&row.message_id) => failed(tx, events, row, error, now).await?,
             Recorded::Retry { at, error } => retry_later(tx, row, owner, *at, error, now).await?,
             _ => {}
         }
     }
-    delivered(tx, events, &accepted, now).await
+    let accepted: Vec<_> = accepted.into_iter().filter(|(row, _, _)| held.contains(&row.message_id)).collect();
+    delivered(tx, events, &accepted, &current, &early, now).await
 }

@@ -327,17 +327,7 @@ impl Batch {
                    WHERE id IN ({ids})";
         script.for_each_id(sql, &[now.into(), now.into(), now.into()], &outbound, "a conversation");
         script.insert(&self.timeline, "a timeline item");
-        match events {
-            // Inserted now: with the rest of the script.
-            Events::Now => {
-                script.insert(&super::event_rows(self.events, now), "a stream event");
-                script.run(tx).await
-            }
-            Events::Deferred(_) => {
-                script.run(tx).await?;
-                events.emit_all(tx, self.events, now).await
-            }
-        }
+        events.run_with(tx, script, self.events, now).await
     }
 
     /// The contact behind an identity on a channel, created if new. A new identity whose phone

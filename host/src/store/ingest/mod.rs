@@ -74,6 +74,21 @@ impl Events {
         }
     }
 
+    /// Run `script` and record `events` (tenant, kind, JSON data): inserted by the script itself
+    /// unless they are deferred.
+    pub async fn run_with(&self, tx: &mut Transaction<'_, Any>, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
+        match self {
+            Events::Now => {
+                script.insert(&event_rows(events, now), "a stream event");
+                script.run(tx).await
+            }
+            Events::Deferred(_) => {
+                script.run(tx).await?;
+                self.emit_all(tx, events, now).await
+            }
+        }
+    }
+
     /// Insert what was collected (call after taking the tenants' locks).
     pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
@@ -83,7 +98,7 @@ impl Events {
 }
 
 /// Stream events (tenant, kind, JSON data) as rows of `events`.
-pub fn event_rows(events: Vec<(String, String, String)>, now: i64) -> super::bulk::Rows {
+fn event_rows(events: Vec<(String, String, String)>, now: i64) -> super::bulk::Rows {
     let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
     for (tenant, kind, data) in events {
         rows.push([tenant.into(), kind.into(), data.into(), now.into()]);
