@@ -23,6 +23,7 @@
 pub mod errors;
 pub mod form;
 pub mod http;
+pub mod json;
 pub mod signature;
 pub mod webhook;
 

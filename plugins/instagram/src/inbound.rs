@@ -1,14 +1,15 @@
 //! Instagram webhooks: messaging events and comment changes.
 
 use serde_json::Value;
+use switchboard_sdk::json;
 use switchboard_sdk::prelude::*;
 
 fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    json::at(v, pointer).and_then(Value::as_str).map(str::to_string)
 }
 
 fn id_of(v: &Value, pointer: &str) -> Option<String> {
-    let x = v.pointer(pointer)?;
+    let x = json::at(v, pointer)?;
     x.as_str().map(str::to_string).or_else(|| x.as_u64().map(|n| n.to_string()))
 }
 
@@ -82,7 +83,7 @@ fn messaging(raw: &Value, account: &str) -> Result<Vec<Event>, String> {
         let echo = m.get("is_echo").and_then(Value::as_bool) == Some(true);
         let direction = if echo { Direction::Outbound } else { direction };
         let mut parts = Vec::new();
-        if let Some(story) = m.pointer("/reply_to/story") {
+        if let Some(story) = json::at(m, "/reply_to/story") {
             parts.push(ContentPart::Story(StoryRef { kind: StoryKind::Reply, id: text(story, "/id"), url: text(story, "/url") }));
         }
         if let Some(t) = text(m, "/text") {

@@ -6,6 +6,7 @@
 
 use crate::errors;
 use serde_json::Value;
+use switchboard_sdk::json;
 use switchboard_sdk::prelude::*;
 
 /// Handle one webhook request: the handshake, or signed events.
@@ -34,13 +35,13 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, WebhookRejection> {
 }
 
 fn parse_value(value: &Value, events: &mut Vec<Event>) {
-    let business = value.pointer("/metadata/phone_number_id").and_then(Value::as_str).map(str::to_string);
-    let contacts = value.get("contacts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let business = json::at(value, "/metadata/phone_number_id").and_then(Value::as_str).map(str::to_string);
+    let contacts = value.get("contacts").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let name_of = |wa_id: &str| -> Option<String> {
         contacts
             .iter()
             .find(|c| c.get("wa_id").and_then(Value::as_str) == Some(wa_id))
-            .and_then(|c| c.pointer("/profile/name"))
+            .and_then(|c| json::at(c, "/profile/name"))
             .and_then(Value::as_str)
             .map(str::to_string)
     };
@@ -58,11 +59,11 @@ fn parse_value(value: &Value, events: &mut Vec<Event>) {
 }
 
 fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    json::at(v, pointer).and_then(Value::as_str).map(str::to_string)
 }
 
 fn millis(v: &Value, pointer: &str) -> Option<u64> {
-    let t = v.pointer(pointer)?;
+    let t = json::at(v, pointer)?;
     let seconds = t.as_str().and_then(|s| s.parse::<u64>().ok()).or_else(|| t.as_u64())?;
     Some(seconds * 1000)
 }
@@ -163,9 +164,8 @@ fn parts(raw: &Value, kind: &str) -> Result<Vec<ContentPart>, String> {
             description: None,
         })],
         "unsupported" | "unknown" => {
-            let reason = raw
-                .pointer("/errors/0/error_data/details")
-                .or_else(|| raw.pointer("/errors/0/title"))
+            let reason = json::at(raw, "/errors/0/error_data/details")
+                .or_else(|| json::at(raw, "/errors/0/title"))
                 .and_then(Value::as_str)
                 .unwrap_or("WhatsApp did not deliver this message's content")
                 .to_string();
@@ -195,10 +195,10 @@ fn message(raw: &Value, business: Option<String>, name_of: &dyn Fn(&str) -> Opti
         }));
     }
     let mut metadata = Vec::new();
-    if raw.pointer("/context/forwarded").and_then(Value::as_bool) == Some(true) {
+    if json::at(raw, "/context/forwarded").and_then(Value::as_bool) == Some(true) {
         metadata.push(("forwarded".to_string(), "true".to_string()));
     }
-    if let Some(product) = raw.pointer("/context/referred_product") {
+    if let Some(product) = json::at(raw, "/context/referred_product") {
         metadata.push(("referred-product".to_string(), product.to_string()));
     }
     let referral = raw.get("referral").map(|r| Referral {
@@ -208,7 +208,7 @@ fn message(raw: &Value, business: Option<String>, name_of: &dyn Fn(&str) -> Opti
         headline: text(r, "/headline"),
         body: text(r, "/body"),
     });
-    if let Some(clid) = raw.pointer("/referral/ctwa_clid").and_then(Value::as_str) {
+    if let Some(clid) = json::at(raw, "/referral/ctwa_clid").and_then(Value::as_str) {
         metadata.push(("ctwa-clid".to_string(), clid.to_string()));
     }
     Ok(Event::Message(Message {
@@ -256,7 +256,7 @@ fn status(raw: &Value) -> Option<Event> {
         // `deleted`, `warning` and future values carry no delivery progress.
         _ => return None,
     };
-    let failure = raw.pointer("/errors/0").map(|e| {
+    let failure = json::at(raw, "/errors/0").map(|e| {
         let code = e.get("code").and_then(Value::as_i64).unwrap_or(0);
         DeliveryFailure {
             category: errors::category(code, 400),

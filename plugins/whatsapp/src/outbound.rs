@@ -4,6 +4,7 @@ use crate::errors;
 use serde_json::{Value, json};
 use switchboard_sdk::errors::from_http_error;
 use switchboard_sdk::http::{FormPart, Request, Response};
+use switchboard_sdk::json;
 use switchboard_sdk::prelude::*;
 
 /// The Graph API for this channel's phone number.
@@ -175,7 +176,7 @@ pub fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
     let id = response
         .json::<Value>()
         .ok()
-        .and_then(|v| v.pointer("/messages/0/id").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| json::at(&v, "/messages/0/id").and_then(Value::as_str).map(str::to_string))
         .ok_or_else(|| SendError::Transient(provider_error("bad-response", "the send answer had no messages[0].id")))?;
     Ok(SendReceipt { provider_message_id: id, segments: None })
 }
