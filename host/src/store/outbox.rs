@@ -2,7 +2,7 @@
 //! one database never send the same row at the same time.
 
 use super::bulk::{Reads, Script, Value};
-use super::ingest::{Events, apply_status, record_consent};
+use super::ingest::{Events, apply_provider_error, apply_status};
 use super::Dialect;
 use std::collections::{HashMap, HashSet};
 use crate::domain::content::ProviderError;
@@ -162,16 +162,7 @@ async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, row:
         .bind(&row.message_id)
         .execute(&mut **tx)
         .await?;
-    if error.category == "window_closed" {
-        sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&conversation)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if error.category == "opted_out" {
-        record_consent(tx, &row.tenant, &row.channel_id, &contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
-    }
+    apply_provider_error(tx, &row.tenant, &row.channel_id, &conversation, &contact, error, now).await?;
     let data = serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error });
     events.emit(tx, &row.tenant, "message.status", &data, now).await
 }

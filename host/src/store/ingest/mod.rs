@@ -217,16 +217,7 @@ pub async fn apply_status(
         .execute(&mut **tx)
         .await?;
     if let Some(e) = error {
-        if e.category == "window_closed" {
-            sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&conversation)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if e.category == "opted_out" {
-            record_consent(tx, tenant, channel, &contact, "opt_out", Some(&format!("provider error {}", e.code)), now).await?;
-        }
+        apply_provider_error(tx, tenant, channel, &conversation, &contact, e, now).await?;
     }
     events.emit(
         tx,
@@ -237,6 +228,30 @@ pub async fn apply_status(
     )
     .await?;
     Ok(Some(true))
+}
+
+/// What a provider's error on a message means beyond the message: a closed reply window closes
+/// the conversation's window, and an opted-out recipient is recorded as opted out.
+pub async fn apply_provider_error(
+    tx: &mut Transaction<'_, Any>,
+    tenant: &str,
+    channel: &str,
+    conversation: &str,
+    contact: &str,
+    error: &ProviderError,
+    now: i64,
+) -> sqlx::Result<()> {
+    if error.category == "window_closed" {
+        sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(conversation)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if error.category == "opted_out" {
+        record_consent(tx, tenant, channel, contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
+    }
+    Ok(())
 }
 
 /// Record a consent change for a contact on a channel.
