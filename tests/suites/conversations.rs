@@ -310,7 +310,7 @@ async fn idempotency_key_queues_once(backend: Backend) {
     let (_, token) = token(&host, "acme", "agent").await;
     post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
     let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
-    let mut ids = Vec::new();
+    let mut answers = Vec::new();
     for _ in 0..3 {
         let response = host
             .client
@@ -322,9 +322,18 @@ async fn idempotency_key_queues_once(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(response.status(), 202);
-        ids.push(response.json::<Value>().await.unwrap()["id"].clone());
+        answers.push(response.json::<Value>().await.unwrap());
     }
-    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    assert!(answers.windows(2).all(|w| w[0]["id"] == w[1]["id"]));
+    // The first answer is built without reading the message back, the repeats read it: both show
+    // the message as stored, field for field (delivery changes only its state).
+    let (first, stored) = (&answers[0]["message"], &answers[2]["message"]);
+    let keys = |m: &Value| m.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(first), keys(stored));
+    for field in ["id", "conversation_id", "channel_id", "direction", "parts", "reply_to", "author_id", "extra", "created_at"] {
+        assert_eq!(first[field], stored[field], "{field}");
+    }
+    assert_eq!(first["status"], "pending");
     host.eventually("the send", || async { (provider.requests().len() == 1).then_some(()) }).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(provider.requests().len(), 1);

@@ -37,46 +37,70 @@ fn conversation_json(r: &AnyRow) -> Value {
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, channel_id, direction, provider_message_id, parts, reply_to, author_id, status, error, segments, extra, created_at, updated_at";
 
+/// A message as the API shows it: the one place its fields are named.
+#[derive(serde::Serialize)]
+struct MessageView {
+    id: String,
+    conversation_id: String,
+    channel_id: String,
+    direction: String,
+    provider_message_id: Option<String>,
+    parts: Value,
+    reply_to: Option<String>,
+    author_id: Option<String>,
+    status: String,
+    error: Option<Value>,
+    segments: Option<i64>,
+    extra: Value,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl MessageView {
+    fn json(self) -> Value {
+        serde_json::to_value(self).expect("a message serializes")
+    }
+}
+
 fn message_json(r: &AnyRow) -> Value {
-    let parts: Value = serde_json::from_str(&r.get::<String, _>("parts")).unwrap_or_else(|_| json!([]));
-    let error: Option<String> = r.get("error");
-    let extra: Value = serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_else(|_| json!({}));
-    json!({
-        "id": r.get::<String, _>("id"),
-        "conversation_id": r.get::<String, _>("conversation_id"),
-        "channel_id": r.get::<String, _>("channel_id"),
-        "direction": r.get::<String, _>("direction"),
-        "provider_message_id": r.get::<Option<String>, _>("provider_message_id"),
-        "parts": parts,
-        "reply_to": r.get::<Option<String>, _>("reply_to"),
-        "author_id": r.get::<Option<String>, _>("author_id"),
-        "status": r.get::<String, _>("status"),
-        "error": error.and_then(|e| serde_json::from_str::<Value>(&e).ok()),
-        "segments": r.get::<Option<i64>, _>("segments"),
-        "extra": extra,
-        "created_at": r.get::<i64, _>("created_at"),
-        "updated_at": r.get::<i64, _>("updated_at"),
-    })
+    MessageView {
+        id: r.get("id"),
+        conversation_id: r.get("conversation_id"),
+        channel_id: r.get("channel_id"),
+        direction: r.get("direction"),
+        provider_message_id: r.get("provider_message_id"),
+        parts: serde_json::from_str(&r.get::<String, _>("parts")).unwrap_or_else(|_| json!([])),
+        reply_to: r.get("reply_to"),
+        author_id: r.get("author_id"),
+        status: r.get("status"),
+        error: r.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok()),
+        segments: r.get("segments"),
+        extra: serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_else(|_| json!({})),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+    .json()
 }
 
 /// An agent's message just queued, as [`message`] would show it, without reading it back.
 pub fn queued_json(id: &str, m: &NewOutbound, queued_at: i64) -> Value {
-    json!({
-        "id": id,
-        "conversation_id": m.conversation,
-        "channel_id": m.context.channel_id,
-        "direction": "outbound",
-        "provider_message_id": null,
-        "parts": m.parts,
-        "reply_to": m.reply_to,
-        "author_id": m.author,
-        "status": crate::domain::delivery::DeliveryState::Pending.as_str(),
-        "error": null,
-        "segments": null,
-        "extra": {},
-        "created_at": queued_at,
-        "updated_at": queued_at,
-    })
+    MessageView {
+        id: id.to_string(),
+        conversation_id: m.conversation.clone(),
+        channel_id: m.context.channel_id.clone(),
+        direction: "outbound".into(),
+        provider_message_id: None,
+        parts: m.parts.clone(),
+        reply_to: m.reply_to.clone(),
+        author_id: Some(m.author.clone()),
+        status: crate::domain::delivery::DeliveryState::Pending.as_str().into(),
+        error: None,
+        segments: None,
+        extra: json!({}),
+        created_at: queued_at,
+        updated_at: queued_at,
+    }
+    .json()
 }
 
 /// Filters for listing conversations.

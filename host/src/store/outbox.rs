@@ -1,13 +1,13 @@
 //! The outbox: messages waiting for delivery, claimed with leases so that several hosts sharing
 //! one database never send the same row at the same time.
 
+use super::Dialect;
 use super::bulk::{Reads, Script, Value};
 use super::ingest::{Events, apply_provider_error, apply_status};
-use super::Dialect;
-use std::collections::{HashMap, HashSet};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
 use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
 /// A claimed outbox row.
 #[derive(Debug, Clone)]

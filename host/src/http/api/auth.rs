@@ -81,3 +81,27 @@ impl Caller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Db, channels, users};
+
+    #[tokio::test]
+    async fn a_removed_token_works_only_until_its_verification_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        channels::ensure_tenant(&db, "acme").await.unwrap();
+        let user = users::create_user(&db, "acme", "ada", "agent").await.unwrap();
+        let token = users::create_token(&db, "acme", &user).await.unwrap();
+        let trusting = TokenCache::new(Duration::from_secs(60), 10);
+        let checking = TokenCache::new(Duration::ZERO, 10);
+        for cache in [&trusting, &checking] {
+            assert_eq!(cache.authenticate(&db, &token).await.unwrap().map(|p| p.user_id), Some(user.clone()));
+        }
+        sqlx::query("DELETE FROM api_tokens").execute(&db.pool).await.unwrap();
+        assert!(trusting.authenticate(&db, &token).await.unwrap().is_some(), "verified within the time-to-live");
+        assert!(checking.authenticate(&db, &token).await.unwrap().is_none(), "expired: asked the database again");
+        assert!(trusting.authenticate(&db, "sb_not-a-token").await.unwrap().is_none());
+    }
+}

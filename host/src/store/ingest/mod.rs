@@ -45,17 +45,18 @@ pub struct IngestReport {
 
 /// Where a transaction's stream events go.
 pub enum Events {
-    /// Inserted at once: the transaction took its tenants' locks when it began.
+    /// Inserted at once: the transaction holds its tenants' locks already, or the database
+    /// (SQLite) has one writer and takes no such locks.
     Now,
-    /// Collected, and inserted by the ingest writer just before it commits, under its tenants'
-    /// locks: the locks are then held only for that insert and the commit.
-    Deferred(std::sync::Mutex<Vec<(String, String, String, i64)>>),
+    /// Collected as rows of `events`, and inserted by the ingest writer just before it commits,
+    /// under its tenants' locks: the locks are then held only for that insert and the commit.
+    Deferred(std::sync::Mutex<super::bulk::Rows>),
 }
 
 impl Events {
     /// A collector for a batch.
     pub fn deferred() -> Events {
-        Events::Deferred(std::sync::Mutex::new(Vec::new()))
+        Events::Deferred(std::sync::Mutex::new(event_rows()))
     }
 
     /// Record one event.
@@ -66,9 +67,13 @@ impl Events {
     /// Record events given as (tenant, kind, JSON data).
     pub async fn emit_all(&self, tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
-            Events::Now => insert_events(tx, events.into_iter().map(|(tenant, kind, data)| (tenant, kind, data, now)).collect()).await,
+            Events::Now => {
+                let mut rows = event_rows();
+                push_events(&mut rows, events, now);
+                rows.insert(tx).await.map(|_| ())
+            }
             Events::Deferred(buffer) => {
-                buffer.lock().unwrap().extend(events.into_iter().map(|(tenant, kind, data)| (tenant, kind, data, now)));
+                push_events(&mut buffer.lock().unwrap(), events, now);
                 Ok(())
             }
         }
@@ -79,7 +84,9 @@ impl Events {
     pub async fn run_with(&self, tx: &mut Transaction<'_, Any>, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
             Events::Now => {
-                script.insert(&event_rows(events, now), "a stream event");
+                let mut rows = event_rows();
+                push_events(&mut rows, events, now);
+                script.insert(&rows, "a stream event");
                 script.run(tx).await
             }
             Events::Deferred(_) => {
@@ -92,27 +99,21 @@ impl Events {
     /// Insert what was collected (call after taking the tenants' locks).
     pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
-        let pending = std::mem::take(&mut *buffer.lock().unwrap());
-        insert_events(tx, pending).await
+        let pending = std::mem::replace(&mut *buffer.lock().unwrap(), event_rows());
+        pending.insert(tx).await.map(|_| ())
     }
 }
 
-/// Stream events (tenant, kind, JSON data) as rows of `events`.
-fn event_rows(events: Vec<(String, String, String)>, now: i64) -> super::bulk::Rows {
-    let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
+/// No rows of `events` yet.
+fn event_rows() -> super::bulk::Rows {
+    super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "")
+}
+
+/// Add stream events (tenant, kind, JSON data) to rows of `events`.
+fn push_events(rows: &mut super::bulk::Rows, events: Vec<(String, String, String)>, now: i64) {
     for (tenant, kind, data) in events {
         rows.push([tenant.into(), kind.into(), data.into(), now.into()]);
     }
-    rows
-}
-
-/// Insert stream events, in order, with multi-row statements.
-async fn insert_events(tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String, i64)>) -> sqlx::Result<()> {
-    let mut rows = super::bulk::Rows::new("events", &["tenant_id", "kind", "data", "created_at"], "");
-    for (tenant, kind, data, now) in events {
-        rows.push([tenant.into(), kind.into(), data.into(), now.into()]);
-    }
-    rows.insert(tx).await.map(|_| ())
 }
 
 /// Record one stream event for the tenant's agents.
