@@ -20,6 +20,7 @@
 //!
 //! The complete, compiled example lives in `examples/signed-webhook`.
 
+pub mod alloc;
 pub mod errors;
 pub mod form;
 pub mod http;
@@ -160,14 +161,23 @@ pub trait Connector {
     }
 }
 
-/// Export a [`Connector`] implementation as the component's `connector` interface.
+/// Export a [`Connector`] implementation as the component's `connector` interface, and install
+/// [`alloc::CallArena`] as the component's allocator.
 ///
 /// ```ignore
 /// switchboard_sdk::export_connector!(MyChannel);
+/// // or, to keep Rust's default allocator (or to install your own):
+/// switchboard_sdk::export_connector!(MyChannel, system_allocator);
 /// ```
 #[macro_export]
 macro_rules! export_connector {
     ($connector:ty) => {
+        #[global_allocator]
+        static __SWITCHBOARD_ALLOCATOR: $crate::alloc::CallArena = $crate::alloc::CallArena::new();
+
+        $crate::export_connector!($connector, system_allocator);
+    };
+    ($connector:ty, system_allocator) => {
         #[doc(hidden)]
         pub struct __SwitchboardExport;
 

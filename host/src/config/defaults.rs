@@ -22,9 +22,10 @@ pub const MEMORY_LIMIT_MIB: u64 = 64;
 /// wait for a free slot: back-pressure rather than unbounded memory.
 pub const MAX_CONCURRENT_CALLS: u32 = 128;
 
-/// Bytes of each instance slot's memory kept resident between calls and reset with `memset`
+/// Bytes of each instance slot's memory kept resident between calls and reset in place
 /// (256 KiB): cheaper than giving pages back to the kernel, with a TLB shootdown, on every call,
-/// and about what a connector built with a 128 KiB stack touches. More is memset for nothing.
+/// and about what a connector built with a 128 KiB stack touches. Where Linux reports which
+/// pages a call wrote (6.7+), only those are reset; elsewhere all of it is memset.
 pub const KEEP_RESIDENT_BYTES: usize = 256 * 1024;
 
 /// How long a call waits for a free instance slot before failing as busy, in milliseconds.

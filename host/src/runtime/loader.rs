@@ -7,6 +7,7 @@ use super::egress::AllowedHost;
 use super::state::CallState;
 use super::{CallError, Runtime};
 use std::path::{Path, PathBuf};
+use wasmtime::component::ComponentExportIndex;
 use wasmtime::component::types::ComponentItem;
 
 /// A connector ready to be called.
@@ -26,6 +27,24 @@ pub struct LoadedConnector {
     /// Whether the compiled code came from the cache.
     pub cache: CacheOutcome,
     pub(crate) pre: bindings::v0_1::ChannelPre<CallState>,
+    pub(crate) entrypoints: Entrypoints,
+}
+
+/// Where a connector's operations are among its exports, looked up once at load so a call finds
+/// its function by index instead of by name.
+pub(crate) struct Entrypoints {
+    pub(crate) handle_webhook: ComponentExportIndex,
+    pub(crate) send: ComponentExportIndex,
+    pub(crate) act: ComponentExportIndex,
+    pub(crate) fetch_media: ComponentExportIndex,
+}
+
+impl Entrypoints {
+    fn find(component: &wasmtime::component::Component, interface: &str) -> Option<Entrypoints> {
+        let interface = component.get_export_index(None, interface)?;
+        let at = |name: &str| component.get_export_index(Some(&interface), name);
+        Some(Entrypoints { handle_webhook: at("handle-webhook")?, send: at("send")?, act: at("act")?, fetch_media: at("fetch-media")? })
+    }
 }
 
 /// Why a file could not be loaded. Each message is one line that names the file and the fix.
@@ -92,7 +111,7 @@ impl Runtime {
         let ty = component.component_type();
         let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let Some((version, _)) = SUPPORTED_VERSIONS.iter().find(|(_, export)| {
+        let Some((version, interface)) = SUPPORTED_VERSIONS.iter().find(|(_, export)| {
             ty.exports(&self.engine).any(|(name, item)| name == *export && matches!(item.ty, ComponentItem::ComponentInstance(_)))
         }) else {
             return Err(LoadError::WrongWorld {
@@ -109,9 +128,14 @@ impl Runtime {
         let pre = bindings::v0_1::ChannelPre::new(instance_pre)
             .map_err(|e| LoadError::WrongWorld { file: file.clone(), exports: exports.join(", "), expected: one_line(&e) })?;
 
+        let entrypoints = Entrypoints::find(&component, interface)
+            .ok_or_else(|| LoadError::WrongWorld { file: file.clone(), exports: exports.join(", "), expected: format!("the functions of {interface}") })?;
+
+        // `describe` runs through the generated bindings, which type-check every export of the
+        // contract against this component; calls later rely on that check (see `Runtime::run`).
         let info = self.describe(&pre, "describe").await.map_err(|e: CallError| LoadError::Describe { file: file.clone(), reason: e.to_string() })?;
         check_info(&info).map_err(|reason| LoadError::BadInfo { file: file.clone(), reason })?;
-        Ok(LoadedConnector { info, contract_version: version, source, digest, imports, exports, cache: cache_outcome, pre })
+        Ok(LoadedConnector { info, contract_version: version, source, digest, imports, exports, cache: cache_outcome, pre, entrypoints })
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, TypedFunc};
 use wasmtime::{Engine, Store, Trap};
 
 /// Why a connector call failed. None of these are the caller's fault; all are contained.
@@ -117,7 +117,9 @@ impl Runtime {
             .table_keep_resident(defaults::KEEP_RESIDENT_BYTES / 16)
             .async_stack_keep_resident(defaults::KEEP_RESIDENT_BYTES / 4)
             // Return unused memory to the kernel in batches rather than slot by slot.
-            .decommit_batch_size(16);
+            .decommit_batch_size(16)
+            // Where the kernel can tell (Linux 6.7+), reset only the pages a call dirtied.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm = wasmtime::Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
@@ -222,19 +224,20 @@ impl Runtime {
 
     /// Run `describe` in a fresh instance (used when loading).
     pub(crate) async fn describe(&self, pre: &bindings::v0_1::ChannelPre<CallState>, id_hint: &str) -> Result<wit::ConnectorInfo, CallError> {
-        match self.run(pre, id_hint.into(), Arc::new(ChannelContext::detached()), Call::Describe).await? {
+        match self.run(pre, None, id_hint.into(), Arc::new(ChannelContext::detached()), Call::Describe).await? {
             Reply::Describe(info) => Ok(info),
             _ => unreachable!("describe returns connector info"),
         }
     }
 
     async fn invoke(&self, connector: &LoadedConnector, channel: Arc<ChannelContext>, call: Call) -> Result<Reply, CallError> {
-        self.run(&connector.pre, connector.info.id.as_str().into(), channel, call).await
+        self.run(&connector.pre, Some(&connector.entrypoints), connector.info.id.as_str().into(), channel, call).await
     }
 
     async fn run(
         &self,
         pre: &bindings::v0_1::ChannelPre<CallState>,
+        entrypoints: Option<&loader::Entrypoints>,
         connector_id: Arc<str>,
         channel: Arc<ChannelContext>,
         call: Call,
@@ -262,14 +265,54 @@ impl Runtime {
         store.epoch_deadline_async_yield_and_update(1);
 
         let work = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            let api = instance.switchboard_connector_connector();
-            Ok::<_, wasmtime::Error>(match call {
-                Call::Webhook(request) => Reply::Webhook(api.call_handle_webhook(&mut store, &request).await?),
-                Call::Send(message) => Reply::Send(api.call_send(&mut store, &message).await?),
-                Call::Act(action) => Reply::Act(api.call_act(&mut store, &action).await?),
-                Call::FetchMedia(media) => Reply::FetchMedia(api.call_fetch_media(&mut store, &media).await?),
-                Call::Describe => Reply::Describe(api.call_describe(&mut store).await?),
+            let Some(entrypoints) = entrypoints else {
+                // Through the generated bindings: they type-check every export on instantiation.
+                let instance = pre.instantiate_async(&mut store).await?;
+                let api = instance.switchboard_connector_connector();
+                return Ok::<_, wasmtime::Error>(match call {
+                    Call::Webhook(request) => Reply::Webhook(api.call_handle_webhook(&mut store, &request).await?),
+                    Call::Send(message) => Reply::Send(api.call_send(&mut store, &message).await?),
+                    Call::Act(action) => Reply::Act(api.call_act(&mut store, &action).await?),
+                    Call::FetchMedia(media) => Reply::FetchMedia(api.call_fetch_media(&mut store, &media).await?),
+                    Call::Describe => Reply::Describe(api.call_describe(&mut store).await?),
+                });
+            };
+            // Only the called function is looked up, by the index found at load, and its types
+            // are not checked again: loading ran `describe` through the generated bindings, which
+            // type-checked all of this component's exports, and they are the same in every instance.
+            let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+            let func = |store: &mut Store<CallState>, index| {
+                instance.get_func(store, index).ok_or_else(|| wasmtime::format_err!("the connector lost an export it had at load"))
+            };
+            Ok(match call {
+                Call::Webhook(request) => {
+                    let f = func(&mut store, entrypoints.handle_webhook)?;
+                    // SAFETY: the signature of `handle-webhook` in the contract; checked at load.
+                    let f = unsafe { TypedFunc::<(&wit::HttpRequest,), (Result<wit::WebhookOutcome, wit::WebhookRejection>,)>::new_unchecked(f) };
+                    Reply::Webhook(f.call_async(&mut store, (&request,)).await?.0)
+                }
+                Call::Send(message) => {
+                    let f = func(&mut store, entrypoints.send)?;
+                    // SAFETY: the signature of `send` in the contract; checked at load.
+                    let f = unsafe { TypedFunc::<(&wit::OutboundMessage,), (Result<wit::SendReceipt, wit::SendError>,)>::new_unchecked(f) };
+                    Reply::Send(f.call_async(&mut store, (&message,)).await?.0)
+                }
+                Call::Act(action) => {
+                    let f = func(&mut store, entrypoints.act)?;
+                    // SAFETY: the signature of `act` in the contract; checked at load.
+                    let f = unsafe { TypedFunc::<(&wit::Action,), (Result<wit::ActionReceipt, wit::SendError>,)>::new_unchecked(f) };
+                    Reply::Act(f.call_async(&mut store, (&action,)).await?.0)
+                }
+                Call::FetchMedia(media) => {
+                    let f = func(&mut store, entrypoints.fetch_media)?;
+                    // SAFETY: the signature of `fetch-media` in the contract; checked at load.
+                    let f = unsafe { TypedFunc::<(&wit::Media,), (Result<wit::FetchedMedia, wit::SendError>,)>::new_unchecked(f) };
+                    Reply::FetchMedia(f.call_async(&mut store, (&media,)).await?.0)
+                }
+                Call::Describe => {
+                    let api = bindings::v0_1::Channel::new(&mut store, &instance)?;
+                    Reply::Describe(api.switchboard_connector_connector().call_describe(&mut store).await?)
+                }
             })
         };
         // One deadline for guests that compute (they yield at each tick) and guests that wait.
