@@ -13,12 +13,13 @@
 pub mod translate;
 
 use crate::domain::content::InboundEvent;
-use crate::store::conversations::{NewOutbound, queue_outbound};
+use crate::store::conversations::{NewOutbound, SendContext, idempotent_message};
 use crate::store::ingest::batch::{Added, Batch, Sighting};
 use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::bulk::is_race;
 use crate::store::{Db, Dialect, now_ms};
+use std::any::Any;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -30,17 +31,42 @@ enum Work {
     /// A webhook's events.
     Events { tenant: String, channel: String, tier: &'static str, events: Vec<InboundEvent> },
     /// An agent's message and its outbox row.
-    Outbound(NewOutbound),
+    Outbound(OutboundJob),
     /// Claim due outbox rows for a dispatcher.
     Claim { owner: String, limit: i64, lease_ms: i64 },
     /// A dispatcher's delivery outcomes.
     Record { owner: String, outcomes: Vec<(Claimed, Recorded)> },
 }
 
+/// Decides an agent's send from its conversation's send context (none when the conversation is
+/// not the tenant's): the message to queue, or the caller's reason not to. It may run more than
+/// once (a batch that fails is written again), so it has no side effects.
+type Plan = Box<dyn Fn(Option<&SendContext>) -> Result<NewOutbound, Box<dyn Any + Send>> + Send + Sync>;
+
+/// An agent's send, planned in the writer with the conversation as its transaction reads it.
+struct OutboundJob {
+    tenant: String,
+    conversation: String,
+    idempotency_key: Option<String>,
+    plan: Plan,
+}
+
+/// What the writer made of an agent's send.
+#[derive(Debug)]
+pub struct Queued {
+    /// The message's id.
+    pub id: String,
+    /// When it was written (Unix ms).
+    pub at: i64,
+    /// The message queued now; none when an earlier send with the same `Idempotency-Key` had
+    /// queued `id` already.
+    pub message: Option<NewOutbound>,
+}
+
 /// What one job wrote.
 enum Done {
     Events(IngestReport),
-    Outbound((String, bool, i64)),
+    Outbound(Result<Queued, Box<dyn Any + Send>>),
     Claimed(Vec<Claimed>),
     Recorded,
 }
@@ -55,7 +81,7 @@ impl Job {
     fn tenants(&self) -> Vec<&str> {
         match &self.work {
             Work::Events { tenant, .. } => vec![tenant],
-            Work::Outbound(m) => vec![&m.tenant],
+            Work::Outbound(job) => vec![&job.tenant],
             Work::Claim { .. } => vec![],
             Work::Record { outcomes, .. } => outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect(),
         }
@@ -119,12 +145,22 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Store an agent's message with its outbox row; returns once durable, with the message id,
-    /// whether it was new (an `Idempotency-Key` seen before returns the first message), and when
-    /// it was written (Unix ms).
-    pub async fn queue_outbound(&self, message: NewOutbound) -> Result<(String, bool, i64), IngestError> {
-        let Done::Outbound(done) = self.submit(Work::Outbound(message)).await? else { unreachable!("outbound jobs report outbound") };
-        Ok(done)
+    /// Queue an agent's message into `conversation` with its outbox row; returns once durable.
+    /// `plan` runs in the writer's transaction with what sending into the conversation needs
+    /// (none when it is not `tenant`'s), so the policy it checks holds for the state the message
+    /// is written against; its error comes back as it is, with nothing written. An
+    /// `idempotency_key` seen before returns the first message's id, without planning.
+    pub async fn queue_outbound<E: Send + 'static>(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        idempotency_key: Option<String>,
+        plan: impl Fn(Option<&SendContext>) -> Result<NewOutbound, E> + Send + Sync + 'static,
+    ) -> Result<Result<Queued, E>, IngestError> {
+        let plan: Plan = Box::new(move |context| plan(context).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
+        let job = OutboundJob { tenant: tenant.into(), conversation: conversation.into(), idempotency_key, plan };
+        let Done::Outbound(done) = self.submit(Work::Outbound(job)).await? else { unreachable!("outbound jobs report outbound") };
+        Ok(done.map_err(|refusal| *refusal.downcast::<E>().expect("a plan's error is of its own type")))
     }
 
     /// Claim up to `limit` due outbox rows for `owner`, leased for `lease_ms`.
@@ -208,6 +244,13 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
     // Webhooks of messages and agents' messages: planned together, written set-based.
     let mut batch = Batch::new(now);
     let mut sightings = Vec::new();
+    let sends: Vec<&str> = jobs
+        .iter()
+        .filter_map(|job| match &job.work {
+            Work::Outbound(send) => Some(send.conversation.as_str()),
+            _ => None,
+        })
+        .collect();
     for (job, target) in jobs.iter().zip(&targets) {
         if let (Work::Events { events, .. }, Some(target)) = (&job.work, target)
             && only_messages(events)
@@ -218,7 +261,7 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
             }));
         }
     }
-    batch.prefetch(&mut tx, &sightings).await?;
+    batch.prefetch(&mut tx, &sightings, &sends).await?;
     for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
         match (&job.work, target) {
             (Work::Events { events, .. }, Some(target)) if only_messages(events) => {
@@ -233,9 +276,20 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
                 }
                 *report = Some(Done::Events(counts));
             }
-            (Work::Outbound(message), _) => {
-                let (id, created) = queue_outbound(&mut tx, &mut batch, message).await?;
-                *report = Some(Done::Outbound((id, created, now)));
+            (Work::Outbound(send), _) => {
+                let earlier = match &send.idempotency_key {
+                    Some(key) => idempotent_message(&mut tx, &send.tenant, key).await?,
+                    None => None,
+                };
+                let done = match earlier {
+                    Some(id) => Ok(Queued { id, at: now, message: None }),
+                    None => (send.plan)(batch.send_context(&send.tenant, &send.conversation)).map(|message| Queued {
+                        id: batch.add_outbound(&message, send.idempotency_key.as_deref()),
+                        at: now,
+                        message: Some(message),
+                    }),
+                };
+                *report = Some(Done::Outbound(done));
             }
             _ => {}
         }

@@ -350,35 +350,33 @@ pub struct SendContext {
     pub opted_out: bool,
 }
 
-/// Load what sending into a conversation needs.
-pub async fn send_context(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result<Option<SendContext>> {
-    // One statement: this runs on every agent send.
-    let Some(row) = sqlx::query(
-        "SELECT c.channel_id, c.contact_id, c.last_inbound_at, c.window_closed,
-                (SELECT i.provider_id FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.channel_id = c.channel_id
-                 ORDER BY i.created_at LIMIT 1) AS recipient,
-                (SELECT s.status FROM consents s WHERE s.contact_id = c.contact_id AND s.channel_id = c.channel_id AND s.purpose = 'all') AS consent
-         FROM conversations c WHERE c.id = $1 AND c.tenant_id = $2",
-    )
-    .bind(conversation)
-    .bind(tenant)
-    .fetch_optional(&db.pool)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let channel_id: String = row.get("channel_id");
-    let contact_id: String = row.get("contact_id");
-    let recipient: Option<String> = row.get("recipient");
+/// What sending into conversations needs, for the ids that stand in for `{ids}`; each row also
+/// has the conversation's `id` and `tenant_id` (see [`send_context_of`]).
+pub(crate) const SEND_CONTEXTS_SQL: &str = "SELECT c.id, c.tenant_id, c.channel_id, c.contact_id, c.last_inbound_at, c.window_closed,
+        (SELECT i.provider_id FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.channel_id = c.channel_id
+         ORDER BY i.created_at LIMIT 1) AS recipient,
+        (SELECT s.status FROM consents s WHERE s.contact_id = c.contact_id AND s.channel_id = c.channel_id AND s.purpose = 'all') AS consent
+ FROM conversations c WHERE c.id IN ({ids})";
+
+/// A row of [`SEND_CONTEXTS_SQL`]: (conversation, tenant, context).
+pub(crate) fn send_context_of(row: &sqlx::any::AnyRow) -> (String, String, SendContext) {
     let consent: Option<String> = row.get("consent");
-    Ok(Some(SendContext {
+    let context = SendContext {
+        channel_id: row.get("channel_id"),
+        contact_id: row.get("contact_id"),
+        recipient: row.get("recipient"),
         last_inbound_ms: row.get("last_inbound_at"),
         window_closed: row.get::<i64, _>("window_closed") != 0,
         opted_out: consent.as_deref() == Some("opt_out"),
-        channel_id,
-        contact_id,
-        recipient,
-    }))
+    };
+    (row.get("id"), row.get("tenant_id"), context)
+}
+
+/// Load what sending into a conversation needs; none when it is not the tenant's.
+pub async fn send_context(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result<Option<SendContext>> {
+    let sql = SEND_CONTEXTS_SQL.replace("{ids}", "$1");
+    let row = sqlx::query(&sql).bind(conversation).fetch_optional(&db.pool).await?;
+    Ok(row.map(|r| send_context_of(&r)).filter(|(_, owner, _)| owner == tenant).map(|(_, _, context)| context))
 }
 
 /// An agent's message, ready to be queued.
@@ -398,29 +396,15 @@ pub struct NewOutbound {
     pub reply_to: Option<String>,
     /// What the dispatcher hands the connector.
     pub payload: Value,
-    /// The client's Idempotency-Key.
-    pub idempotency_key: Option<String>,
 }
 
-/// Plan an outbound message and its outbox row into the ingest writer's batch (it
-/// group-commits them). Returns the message id and whether it is new (false when the
-/// idempotency key was seen before); a new message is written at the batch's time.
-pub async fn queue_outbound(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    batch: &mut super::ingest::batch::Batch,
-    m: &NewOutbound,
-) -> sqlx::Result<(String, bool)> {
-    if let Some(key) = &m.idempotency_key {
-        let existing: Option<String> = sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-            .bind(&m.tenant)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-    }
-    Ok((batch.add_outbound(m), true))
+/// The message an earlier send with this `Idempotency-Key` queued, if any.
+pub async fn idempotent_message(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant: &str, key: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// Record a message the provider already accepted (a private reply): no outbox row.

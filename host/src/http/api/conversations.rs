@@ -10,7 +10,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::ingest::translate::media_kind;
 use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
-use crate::store::conversations::{self as store, Change, ConversationFilter, NewOutbound};
+use crate::store::conversations::{self as store, Change, ConversationFilter, NewOutbound, SendContext};
 use crate::store::now_ms;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -77,14 +77,14 @@ pub async fn get_message(State(state): State<AppState>, caller: Caller, Path(id)
         .ok_or_else(|| ApiError::not_found(format!("no message `{id}`")))
 }
 
-/// The channel, its loaded connector and the sandbox context for calls on it.
+/// A channel's loaded connector and the sandbox context for calls on it.
 struct Wired {
-    channel: crate::channels::Channel,
     connector: std::sync::Arc<crate::runtime::LoadedConnector>,
     context: std::sync::Arc<crate::runtime::ChannelContext>,
 }
 
-fn wire(state: &AppState, channel_id: &str) -> Result<Wired, ApiError> {
+/// The channel and its loaded connector.
+fn channel_of(state: &AppState, channel_id: &str) -> Result<(crate::channels::Channel, std::sync::Arc<crate::runtime::LoadedConnector>), ApiError> {
     let channel = state
         .channels
         .get(channel_id)
@@ -92,11 +92,16 @@ fn wire(state: &AppState, channel_id: &str) -> Result<Wired, ApiError> {
     let connector = state.connectors.get(&channel.connector).ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_unavailable", format!("connector `{}` is not loaded", channel.connector))
     })?;
+    Ok((channel, connector))
+}
+
+fn wire(state: &AppState, channel_id: &str) -> Result<Wired, ApiError> {
+    let (_, connector) = channel_of(state, channel_id)?;
     let context = state
         .channels
         .context(channel_id, &connector)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", e))?;
-    Ok(Wired { channel, connector, context })
+    Ok(Wired { connector, context })
 }
 
 /// Run an action on a channel; a refusal or a connector failure is a 502 naming it.
@@ -121,8 +126,9 @@ pub struct SendRequest {
     reply_to: Option<String>,
 }
 
-/// Queue a message: checked against the channel's rules, stored with its outbox row in one
-/// transaction, then answered 202 with the message id.
+/// Queue a message: checked against the channel's rules and the conversation's state (reply
+/// window, consent) in the transaction that stores it with its outbox row, then answered 202
+/// with the message.
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,21 +149,6 @@ pub async fn send(
     {
         return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 200 visible ASCII characters"));
     }
-    let context = store::send_context(&state.db, tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
-    let Wired { channel, connector, .. } = wire(&state, &context.channel_id)?;
-    let caps = &connector.info.capabilities;
-    let rules = ChannelRules {
-        reply_window_seconds: caps.reply_window_seconds,
-        max_text_length: caps.max_text_length,
-        attachment_kinds: caps.attachment_kinds.iter().map(|k| media_kind(*k).to_string()).collect(),
-        templates: caps.templates,
-        interactive: caps.interactive,
-        human_agent_window_seconds: caps.human_agent_window_seconds.filter(|_| channel.human_agent_tag),
-    };
-    let facts = ConversationFacts { last_inbound_ms: context.last_inbound_ms, window_closed: context.window_closed, opted_out: context.opted_out };
-    let allowed = check_send(&content.policy_kind(), &rules, &facts, now_ms())
-        .map_err(|refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code, refusal.message))?;
-    let tag = (allowed == Allowed::HumanAgentTag).then(|| "HUMAN_AGENT".to_string());
     let mut attachment_mime = None;
     if let OutboundContent::Media { media } = &content
         && let Some(attachment) = &media.attachment_id
@@ -166,9 +157,6 @@ pub async fn send(
         let (info, _) = found.ok_or_else(|| ApiError::invalid("media.attachment_id", format!("`{attachment}` is not an attachment of this tenant")))?;
         attachment_mime = info.mime_type;
     }
-    let recipient = context.recipient.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this conversation's channel")
-    })?;
     let reply_to_provider = match &request.reply_to {
         Some(our_id) => {
             let replied = store::message(&state.db, tenant, our_id).await?.filter(|m| m["conversation_id"] == json!(id));
@@ -185,36 +173,56 @@ pub async fn send(
         }
         OutboundContent::Interactive { interactive } => json!([{ "type": "interactive", "message": interactive }]),
     };
-    let payload = Payload { to: recipient, content, reply_to: reply_to_provider, tag, attachment_mime };
-    let queued = NewOutbound {
-        tenant: tenant.to_string(),
-        conversation: id.clone(),
-        context,
-        author: caller.0.user_id.clone(),
-        parts,
-        reply_to: request.reply_to,
-        payload: serde_json::to_value(&payload).expect("payload serializes"),
-        idempotency_key,
+    // The checks that depend on the conversation run in the writer, against the conversation
+    // as the transaction that queues the message reads it.
+    let plan = {
+        let (state, tenant, id, author, reply_to) = (state.clone(), tenant.to_string(), id.clone(), caller.0.user_id.clone(), request.reply_to);
+        move |context: Option<&SendContext>| -> Result<NewOutbound, ApiError> {
+            let context = context.ok_or_else(|| ApiError::not_found(format!("no conversation `{id}`")))?;
+            let (channel, connector) = channel_of(&state, &context.channel_id)?;
+            let caps = &connector.info.capabilities;
+            let rules = ChannelRules {
+                reply_window_seconds: caps.reply_window_seconds,
+                max_text_length: caps.max_text_length,
+                attachment_kinds: caps.attachment_kinds.iter().map(|k| media_kind(*k).to_string()).collect(),
+                templates: caps.templates,
+                interactive: caps.interactive,
+                human_agent_window_seconds: caps.human_agent_window_seconds.filter(|_| channel.human_agent_tag),
+            };
+            let facts = ConversationFacts { last_inbound_ms: context.last_inbound_ms, window_closed: context.window_closed, opted_out: context.opted_out };
+            let allowed = check_send(&content.policy_kind(), &rules, &facts, now_ms())
+                .map_err(|refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code, refusal.message))?;
+            let tag = (allowed == Allowed::HumanAgentTag).then(|| "HUMAN_AGENT".to_string());
+            let recipient = context.recipient.clone().ok_or_else(|| {
+                ApiError::new(StatusCode::CONFLICT, "no_recipient", "the contact has no identity on this conversation's channel")
+            })?;
+            let payload = Payload { to: recipient, content: content.clone(), reply_to: reply_to_provider.clone(), tag, attachment_mime: attachment_mime.clone() };
+            Ok(NewOutbound {
+                tenant: tenant.clone(),
+                conversation: id.clone(),
+                context: context.clone(),
+                author: author.clone(),
+                parts: parts.clone(),
+                reply_to: reply_to.clone(),
+                payload: serde_json::to_value(&payload).expect("payload serializes"),
+            })
+        }
     };
-    // How the message will look once queued; its id and time come from the writer.
-    let mut shown = store::queued_json("", &queued, 0);
-    let (message_id, created, at) = state
+    let queued = state
         .ingestor
-        .queue_outbound(queued)
+        .queue_outbound(tenant, &id, idempotency_key, plan)
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("{e}; retry with the same Idempotency-Key")))?;
-    let message = if created {
-        state.dispatch.notify_one();
-        state.bump_events();
-        shown["id"] = json!(message_id);
-        shown["created_at"] = json!(at);
-        shown["updated_at"] = json!(at);
-        shown
-    } else {
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("{e}; retry with the same Idempotency-Key")))??;
+    let message = match &queued.message {
+        Some(message) => {
+            state.dispatch.notify_one();
+            state.bump_events();
+            store::queued_json(&queued.id, message, queued.at)
+        }
         // The first send with this Idempotency-Key, as it is now.
-        store::message(&state.db, tenant, &message_id).await?.unwrap_or(Value::Null)
+        None => store::message(&state.db, tenant, &queued.id).await?.unwrap_or(Value::Null),
     };
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": message_id, "message": message }))))
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": queued.id, "message": message }))))
 }
 
 /// `POST .../assign` body.

@@ -13,7 +13,7 @@ use crate::domain::content::{Identity, Part, ReportedMessage};
 use crate::domain::conversation::{ConversationStatus, LatestConversation, Threading, thread_inbound};
 use crate::domain::delivery::DeliveryState;
 use crate::store::bulk::{Reads, Rows, Script, Value};
-use crate::store::conversations::NewOutbound;
+use crate::store::conversations::{NewOutbound, SEND_CONTEXTS_SQL, SendContext, send_context_of};
 use crate::store::new_id;
 use sqlx::{Any, Row, Transaction};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -73,6 +73,8 @@ pub struct Batch {
     phones: HashMap<(String, String), KnownContact>,
     /// (contact, channel, thread) → latest conversation.
     latest: HashMap<ThreadKey, LatestConversation>,
+    /// Conversation → (tenant, send context), for agents' sends.
+    send_contexts: HashMap<String, (String, SendContext)>,
     contacts: Rows,
     names: Vec<(String, String)>,
     identity_rows: Rows,
@@ -99,6 +101,7 @@ impl Batch {
             identities: HashMap::new(),
             phones: HashMap::new(),
             latest: HashMap::new(),
+            send_contexts: HashMap::new(),
             contacts: Rows::new("contacts", &["id", "tenant_id", "name", "phone", "created_at", "updated_at"], ""),
             names: Vec::new(),
             identity_rows: Rows::new(
@@ -139,9 +142,10 @@ impl Batch {
         }
     }
 
-    /// Read what the store knows about these sightings of customers (and their messages): one
-    /// round of [`Reads`] for the whole batch.
-    pub async fn prefetch(&mut self, tx: &mut Transaction<'_, Any>, sightings: &[Sighting<'_>]) -> sqlx::Result<()> {
+    /// Read what the store knows about these sightings of customers (and their messages), and
+    /// what agents' sends into the conversations `sends` need: one round of [`Reads`] for the
+    /// whole batch.
+    pub async fn prefetch(&mut self, tx: &mut Transaction<'_, Any>, sightings: &[Sighting<'_>], sends: &[&str]) -> sqlx::Result<()> {
         let mut by_channel: Vec<(&str, &str, Vec<&Sighting<'_>>)> = Vec::new();
         for s in sightings {
             match by_channel.iter_mut().find(|(channel, _, _)| *channel == s.channel) {
@@ -178,7 +182,13 @@ impl Batch {
             });
             asked.push((*channel, *tenant, stored, identities, by_phone, latest));
         }
+        let sends = distinct(sends.iter().copied());
+        let contexts = (!sends.is_empty()).then(|| reads.query_in(SEND_CONTEXTS_SQL, &[], &sends));
         let rows = reads.fetch(tx).await?;
+        for row in contexts.iter().flat_map(|q| rows.of(*q)) {
+            let (conversation, tenant, context) = send_context_of(row);
+            self.send_contexts.insert(conversation, (tenant, context));
+        }
         for (channel, tenant, stored, identities, by_phone, latest) in asked {
             for row in stored.iter().flat_map(|q| rows.of(*q)) {
                 self.stored.insert((channel.to_string(), row.get("provider_message_id")));
@@ -201,6 +211,12 @@ impl Batch {
             }
         }
         Ok(())
+    }
+
+    /// What sending into `conversation` needs (after [`prefetch`](Self::prefetch) was asked for
+    /// it); none when the conversation is not `tenant`'s.
+    pub fn send_context(&self, tenant: &str, conversation: &str) -> Option<&SendContext> {
+        self.send_contexts.get(conversation).filter(|(owner, _)| owner == tenant).map(|(_, context)| context)
     }
 
     /// Plan one provider-reported message (after [`prefetch`](Self::prefetch) saw it).
@@ -257,7 +273,7 @@ impl Batch {
     }
 
     /// Plan an agent's message and its outbox row; returns the message id.
-    pub fn add_outbound(&mut self, m: &NewOutbound) -> String {
+    pub fn add_outbound(&mut self, m: &NewOutbound, idempotency_key: Option<&str>) -> String {
         let id = new_id();
         let parts = m.parts.to_string();
         self.outbound.push([
@@ -283,7 +299,7 @@ impl Batch {
             self.now.into(),
             self.now.into(),
         ]);
-        if let Some(key) = &m.idempotency_key {
+        if let Some(key) = idempotency_key {
             self.idempotency.push([Value::from(&m.tenant), Value::from(key), Value::from(&id), self.now.into()]);
         }
         self.touch(&m.conversation, true);

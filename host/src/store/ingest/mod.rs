@@ -146,7 +146,7 @@ pub async fn timeline(
 /// The contact behind an identity on a channel, created if new (see [`Batch::contact_for`]).
 pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::contact(t, who)]).await?;
+    batch.prefetch(tx, &[Sighting::contact(t, who)], &[]).await?;
     let contact = batch.contact_for(t, who);
     batch.flush(tx, t.events).await?;
     Ok(contact)
@@ -156,7 +156,7 @@ pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>
 /// written a whole batch at a time by the ingest writer.
 async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::message(t, m)]).await?;
+    batch.prefetch(tx, &[Sighting::message(t, m)], &[]).await?;
     match batch.add_message(t, m) {
         Added::New => report.messages += 1,
         Added::Duplicate => report.duplicates += 1,
@@ -371,7 +371,7 @@ async fn store_call_event(
         return Ok(());
     }
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::contact(t, contact)]).await?;
+    batch.prefetch(tx, &[Sighting::contact(t, contact)], &[]).await?;
     let contact_id = batch.contact_for(t, contact);
     // A call placed from a conversation joins it; any other call is the caller's voice conversation.
     let referenced: Option<String> = match reference {
