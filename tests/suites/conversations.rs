@@ -340,6 +340,41 @@ async fn idempotency_key_queues_once(backend: Backend) {
 }
 on_both!(idempotency_key_queues_once);
 
+async fn refused_sends_do_not_stop_the_others_in_their_commit(backend: Backend) {
+    // Sends sent together are planned in one group commit; a send its policy refuses writes
+    // nothing and the others are queued, each once.
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(backend, &provider).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
+    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/conversations/{cid}/messages");
+    let sends = (0..24).map(|i| {
+        let (host, token, path) = (&host, &token, &path);
+        async move {
+            let text = if i % 3 == 0 { "x".repeat(5000) } else { format!("reply {i}") };
+            let (status, answer) = host.api_send("POST", token, path, &json!({ "text": text })).await;
+            (i, status, answer)
+        }
+    });
+    let answers = futures::future::join_all(sends).await;
+    for (i, status, answer) in &answers {
+        if i % 3 == 0 {
+            assert_eq!((*status, answer["error"]["code"].as_str()), (422, Some("text_too_long")), "{answer}");
+        } else {
+            assert_eq!(*status, 202, "{answer}");
+            assert_eq!(answer["message"]["parts"][0]["text"], format!("reply {i}"));
+        }
+    }
+    host.eventually("the accepted sends", || async { (provider.requests().len() == 16).then_some(()) }).await;
+    let (_, conversation) = host.api_get(&token, &format!("/v1/conversations/{cid}")).await;
+    let outbound: Vec<&Value> = conversation["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").collect();
+    assert_eq!(outbound.len(), 16, "only the accepted sends are stored");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(provider.requests().len(), 16, "each accepted send is delivered once");
+}
+on_both!(refused_sends_do_not_stop_the_others_in_their_commit);
+
 async fn tenants_are_isolated(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;
