@@ -43,6 +43,9 @@ enum Work {
 /// once (a batch that fails is written again), so it has no side effects.
 type Plan = Box<dyn Fn(Option<&SendContext>) -> Result<NewOutbound, Box<dyn Any + Send>> + Send + Sync>;
 
+/// What a send whose plan panicked reports (see `try_write`).
+struct PlanPanicked;
+
 /// An agent's send, planned in the writer with the conversation as its transaction reads it.
 struct OutboundJob {
     tenant: String,
@@ -160,7 +163,11 @@ impl Ingestor {
         let plan: Plan = Box::new(move |context| plan(context).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
         let job = OutboundJob { tenant: tenant.into(), conversation: conversation.into(), idempotency_key, plan };
         let Done::Outbound(done) = self.submit(Work::Outbound(job)).await? else { unreachable!("outbound jobs report outbound") };
-        Ok(done.map_err(|refusal| *refusal.downcast::<E>().expect("a plan's error is of its own type")))
+        match done {
+            Ok(queued) => Ok(Ok(queued)),
+            Err(refusal) if refusal.is::<PlanPanicked>() => Err(IngestError("planning the message failed; nothing was queued".into())),
+            Err(refusal) => Ok(Err(*refusal.downcast::<E>().expect("a plan's error is of its own type"))),
+        }
     }
 
     /// Claim up to `limit` due outbox rows for `owner`, leased for `lease_ms`.
@@ -283,11 +290,17 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
                 };
                 let done = match earlier {
                     Some(id) => Ok(Queued { id, at: now, message: None }),
-                    None => (send.plan)(batch.send_context(&send.tenant, &send.conversation)).map(|message| Queued {
-                        id: batch.add_outbound(&message, send.idempotency_key.as_deref()),
-                        at: now,
-                        message: Some(message),
-                    }),
+                    // A plan that panics fails its own send, not the writer that serves every request.
+                    None => {
+                        let context = batch.send_context(&send.tenant, &send.conversation);
+                        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (send.plan)(context)))
+                            .unwrap_or_else(|_| Err(Box::new(PlanPanicked)));
+                        planned.map(|message| Queued {
+                            id: batch.add_outbound(&message, send.idempotency_key.as_deref()),
+                            at: now,
+                            message: Some(message),
+                        })
+                    }
                 };
                 *report = Some(Done::Outbound(done));
             }
@@ -320,4 +333,24 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;
     Ok(reports.into_iter().map(|r| r.expect("every job was written")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_plan_that_panics_fails_its_send_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+        let writer = Ingestor::start(db, 0, 1);
+        let failed = writer.queue_outbound("acme", "c-1", None, |_| -> Result<NewOutbound, &'static str> { panic!("a bug in a plan") }).await;
+        assert!(failed.unwrap_err().to_string().contains("nothing was queued"));
+        // The writer still serves: an unknown conversation reaches the plan with no context.
+        let refused = writer.queue_outbound("acme", "c-1", None, |context| match context {
+            None => Err("no such conversation"),
+            Some(_) => panic!("the conversation does not exist"),
+        });
+        assert_eq!(refused.await.unwrap().unwrap_err(), "no such conversation");
+    }
 }
