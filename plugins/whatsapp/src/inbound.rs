@@ -115,7 +115,7 @@ fn contact_card(c: &Value) -> ContactCard {
 
 /// The content of one message, by type.
 fn parts(raw: &Value, kind: &str) -> Result<Vec<ContentPart>, String> {
-    let body = raw.get(kind).cloned().unwrap_or(Value::Null);
+    let body = raw.get(kind).unwrap_or(&Value::Null);
     let need = |what: &str| format!("a `{kind}` message without `{what}`");
     Ok(match kind {
         "text" => vec![ContentPart::Text(text(&body, "/body").ok_or_else(|| need("text.body"))?)],
