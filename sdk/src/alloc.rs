@@ -100,10 +100,10 @@ impl Default for CallArena {
 }
 
 // SAFETY: small blocks come from the arena's own bytes (only ever handed out through `region`,
-// whose lock serializes every use) and never overlap: the
-// region hands out each byte once, except after `give_back`/`resize_last` of the block that ends
-// at `next`, which the caller no longer uses. Every other block is `System`'s, and a pointer is
-// sent back to the allocator that owns its address.
+// whose lock serializes every use) and never overlap: the region hands out each byte once,
+// except after `give_back`/`resize_last` of the block that ends at `next`, which the caller no
+// longer uses. Every other block is `System`'s, and a pointer is sent back to the allocator
+// that owns its address.
 unsafe impl GlobalAlloc for CallArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if Self::small(&layout) {
