@@ -5,7 +5,9 @@
 //! `unsupported` part holding its raw JSON, and the rest of the request is processed.
 
 use crate::errors;
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use switchboard_sdk::json;
 use switchboard_sdk::prelude::*;
 
@@ -14,44 +16,87 @@ pub fn handle(request: HttpRequest) -> Result<WebhookOutcome, WebhookRejection> 
     meta_graph::handle(request, parse)
 }
 
+/// The envelope of a webhook: entries of changes, read into types. The messages and statuses
+/// inside stay JSON values, since each is translated (or kept raw) on its own.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    entry: Option<Vec<Entry<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(default, borrow)]
+    changes: Vec<Change<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(default, borrow)]
+    field: Option<Cow<'a, str>>,
+    #[serde(default)]
+    value: Option<ChangeValue>,
+}
+
+#[derive(Deserialize)]
+struct ChangeValue {
+    #[serde(default)]
+    metadata: Option<Metadata>,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+    #[serde(default)]
+    messages: Vec<Value>,
+    #[serde(default)]
+    statuses: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    phone_number_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Contact {
+    wa_id: Option<String>,
+    profile: Option<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    name: Option<String>,
+}
+
 /// Parse a webhook body into events.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, WebhookRejection> {
-    let root: Value = serde_json::from_slice(body).map_err(|e| reject(400, &format!("the body is not valid JSON: {e}")))?;
-    let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+    let root: Envelope = serde_json::from_slice(body).map_err(|e| reject(400, &format!("the body is not a WhatsApp webhook: {e}")))?;
+    let Some(entries) = root.entry else {
         return Err(reject(400, "the body has no `entry` list; is this a WhatsApp Business Account webhook?"));
     };
     let mut events = Vec::new();
-    for entry in entries {
-        for change in entry.get("changes").and_then(Value::as_array).into_iter().flatten() {
-            if change.get("field").and_then(Value::as_str) != Some("messages") {
-                // Account, template and quality updates are not conversation events.
-                continue;
-            }
-            let Some(value) = change.get("value") else { continue };
-            parse_value(value, &mut events);
+    for change in entries.into_iter().flat_map(|entry| entry.changes) {
+        if change.field.as_deref() != Some("messages") {
+            // Account, template and quality updates are not conversation events.
+            continue;
         }
+        let Some(value) = change.value else { continue };
+        parse_value(value, &mut events);
     }
     Ok(events)
 }
 
-fn parse_value(value: &Value, events: &mut Vec<Event>) {
-    let business = json::at(value, "/metadata/phone_number_id").and_then(Value::as_str).map(str::to_string);
-    let contacts = value.get("contacts").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+fn parse_value(value: ChangeValue, events: &mut Vec<Event>) {
+    let business = value.metadata.and_then(|m| m.phone_number_id);
+    let contacts = value.contacts;
     let name_of = |wa_id: &str| -> Option<String> {
-        contacts
-            .iter()
-            .find(|c| c.get("wa_id").and_then(Value::as_str) == Some(wa_id))
-            .and_then(|c| json::at(c, "/profile/name"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        contacts.iter().find(|c| c.wa_id.as_deref() == Some(wa_id)).and_then(|c| c.profile.as_ref()).and_then(|p| p.name.clone())
     };
-    for raw in value.get("messages").and_then(Value::as_array).into_iter().flatten() {
+    for raw in &value.messages {
         events.push(match message(raw, business.clone(), &name_of) {
             Ok(event) => event,
             Err(why) => broken(raw, business.clone(), &why),
         });
     }
-    for raw in value.get("statuses").and_then(Value::as_array).into_iter().flatten() {
+    for raw in &value.statuses {
         if let Some(event) = status(raw) {
             events.push(event);
         }
@@ -276,4 +321,37 @@ fn status(raw: &Value) -> Option<Event> {
         failure,
         segments: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn a_body_of_another_shape_is_refused_with_what_is_wrong() {
+        for (body, needle) in [
+            (&br#"{"entry":[{"changes":{"field":"messages"}}]}"#[..], "invalid type: map, expected a sequence"),
+            (b"{\"object\":\"whatsapp_business_account\"}", "no `entry` list"),
+            (b"not json", "not a WhatsApp webhook"),
+        ] {
+            let refused = parse(body).unwrap_err();
+            assert_eq!(refused.status, 400);
+            assert!(refused.reason.contains(needle), "{}", refused.reason);
+        }
+    }
+
+    #[test]
+    fn other_fields_and_unknown_keys_are_passed_over() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":5,"changes":[
+            {"field":"account_update","value":{"event":"VERIFIED_ACCOUNT"}},
+            {"field":"messages","value":{"messaging_product":"whatsapp","new_key":[1,2],
+              "metadata":{"display_phone_number":"1","phone_number_id":"pn"},
+              "contacts":[{"profile":{"name":"Ann"},"wa_id":"15550001"}],
+              "messages":[{"from":"15550001","id":"wamid.1","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}"#;
+        let events = parse(body).unwrap();
+        assert_eq!(events.len(), 1);
+        let switchboard_sdk::types::Event::Message(m) = &events[0] else { panic!("a message") };
+        assert_eq!((m.provider_message_id.as_str(), m.business_id.as_deref()), ("wamid.1", Some("pn")));
+        assert_eq!(m.contact.display_name.as_deref(), Some("Ann"));
+    }
 }
