@@ -163,49 +163,49 @@ fn parts(raw: &Value, kind: &str) -> Result<Vec<ContentPart>, String> {
     let body = raw.get(kind).unwrap_or(&Value::Null);
     let need = |what: &str| format!("a `{kind}` message without `{what}`");
     Ok(match kind {
-        "text" => vec![ContentPart::Text(text(&body, "/body").ok_or_else(|| need("text.body"))?)],
-        "image" => vec![ContentPart::Media(media(&body, MediaKind::Image))],
-        "video" => vec![ContentPart::Media(media(&body, MediaKind::Video))],
-        "document" => vec![ContentPart::Media(media(&body, MediaKind::Document))],
-        "sticker" => vec![ContentPart::Media(media(&body, MediaKind::Sticker))],
+        "text" => vec![ContentPart::Text(text(body, "/body").ok_or_else(|| need("text.body"))?)],
+        "image" => vec![ContentPart::Media(media(body, MediaKind::Image))],
+        "video" => vec![ContentPart::Media(media(body, MediaKind::Video))],
+        "document" => vec![ContentPart::Media(media(body, MediaKind::Document))],
+        "sticker" => vec![ContentPart::Media(media(body, MediaKind::Sticker))],
         "audio" => {
             let voice = body.get("voice").and_then(Value::as_bool).unwrap_or(false);
-            vec![ContentPart::Media(media(&body, if voice { MediaKind::Voice } else { MediaKind::Audio }))]
+            vec![ContentPart::Media(media(body, if voice { MediaKind::Voice } else { MediaKind::Audio }))]
         }
         "location" => vec![ContentPart::Location(Location {
             latitude: body.get("latitude").and_then(Value::as_f64).ok_or_else(|| need("location.latitude"))?,
             longitude: body.get("longitude").and_then(Value::as_f64).ok_or_else(|| need("location.longitude"))?,
-            name: text(&body, "/name"),
-            address: text(&body, "/address"),
-            url: text(&body, "/url"),
+            name: text(body, "/name"),
+            address: text(body, "/address"),
+            url: text(body, "/url"),
         })],
         "contacts" => {
             let cards = body.as_array().ok_or_else(|| need("contacts list"))?;
             vec![ContentPart::Contacts(cards.iter().map(contact_card).collect())]
         }
         "interactive" => {
-            let sub = text(&body, "/type").unwrap_or_default();
+            let sub = text(body, "/type").unwrap_or_default();
             match sub.as_str() {
                 "button_reply" => vec![ContentPart::InteractiveReply(InteractiveReply {
                     kind: ReplyKind::Button,
-                    id: text(&body, "/button_reply/id").ok_or_else(|| need("button_reply.id"))?,
-                    title: text(&body, "/button_reply/title").unwrap_or_default(),
+                    id: text(body, "/button_reply/id").ok_or_else(|| need("button_reply.id"))?,
+                    title: text(body, "/button_reply/title").unwrap_or_default(),
                     description: None,
                 })],
                 "list_reply" => vec![ContentPart::InteractiveReply(InteractiveReply {
                     kind: ReplyKind::ListRow,
-                    id: text(&body, "/list_reply/id").ok_or_else(|| need("list_reply.id"))?,
-                    title: text(&body, "/list_reply/title").unwrap_or_default(),
-                    description: text(&body, "/list_reply/description"),
+                    id: text(body, "/list_reply/id").ok_or_else(|| need("list_reply.id"))?,
+                    title: text(body, "/list_reply/title").unwrap_or_default(),
+                    description: text(body, "/list_reply/description"),
                 })],
                 // Flows (nfm_reply) and future kinds: kept whole.
-                other => vec![unsupported(&format!("interactive.{other}"), "this interactive reply type is not translated", &body)],
+                other => vec![unsupported(&format!("interactive.{other}"), "this interactive reply type is not translated", body)],
             }
         }
         "button" => vec![ContentPart::InteractiveReply(InteractiveReply {
             kind: ReplyKind::TemplateButton,
-            id: text(&body, "/payload").unwrap_or_default(),
-            title: text(&body, "/text").unwrap_or_default(),
+            id: text(body, "/payload").unwrap_or_default(),
+            title: text(body, "/text").unwrap_or_default(),
             description: None,
         })],
         "unsupported" | "unknown" => {
