@@ -19,7 +19,8 @@ use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::bulk::is_race;
 use crate::store::{Db, Dialect, now_ms};
-use std::any::Any;
+use sqlx::Any;
+use sqlx::pool::PoolConnection;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -41,7 +42,7 @@ enum Work {
 /// Decides an agent's send from its conversation's send context (none when the conversation is
 /// not the tenant's): the message to queue, or the caller's reason not to. It may run more than
 /// once (a batch that fails is written again), so it has no side effects.
-type Plan = Box<dyn Fn(Option<&SendContext>) -> Result<NewOutbound, Box<dyn Any + Send>> + Send + Sync>;
+type Plan = Box<dyn Fn(Option<&SendContext>) -> Result<NewOutbound, Box<dyn std::any::Any + Send>> + Send + Sync>;
 
 /// What a send whose plan panicked reports (see `try_write`).
 struct PlanPanicked;
@@ -69,7 +70,7 @@ pub struct Queued {
 /// What one job wrote.
 enum Done {
     Events(IngestReport),
-    Outbound(Result<Queued, Box<dyn Any + Send>>),
+    Outbound(Result<Queued, Box<dyn std::any::Any + Send>>),
     Claimed(Vec<Claimed>),
     Recorded,
 }
@@ -111,6 +112,9 @@ impl Ingestor {
             let db = db.clone();
             let receiver = receiver.clone();
             tokio::spawn(async move {
+                // The writer's own connection, kept between batches (and replaced after a
+                // failure): its page cache holds what the last batches wrote.
+                let mut own: Option<PoolConnection<Any>> = None;
                 loop {
                     let batch = {
                         let mut rx = receiver.lock().await;
@@ -124,7 +128,13 @@ impl Ingestor {
                         }
                         batch
                     };
-                    write_batch(&db, reopen_window_ms, batch).await;
+                    if own.is_none() {
+                        own = db.pool.acquire().await.ok();
+                    }
+                    let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, batch).await;
+                    if !healthy {
+                        own = None;
+                    }
                 }
             });
         }
@@ -160,7 +170,7 @@ impl Ingestor {
         idempotency_key: Option<String>,
         plan: impl Fn(Option<&SendContext>) -> Result<NewOutbound, E> + Send + Sync + 'static,
     ) -> Result<Result<Queued, E>, IngestError> {
-        let plan: Plan = Box::new(move |context| plan(context).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
+        let plan: Plan = Box::new(move |context| plan(context).map_err(|e| Box::new(e) as Box<dyn std::any::Any + Send>));
         let job = OutboundJob { tenant: tenant.into(), conversation: conversation.into(), idempotency_key, plan };
         let Done::Outbound(done) = self.submit(Work::Outbound(job)).await? else { unreachable!("outbound jobs report outbound") };
         match done {
@@ -188,36 +198,41 @@ impl Ingestor {
 /// request gets an error.
 const SOLO_RETRIES: usize = 2;
 
-async fn write_batch(db: &Db, reopen_window_ms: i64, batch: Vec<Job>) {
+/// Write a batch on `conn` (the writer's own connection, if it has one); false when a write
+/// failed for another reason than a lost race, so the writer takes a fresh connection.
+async fn write_batch(db: &Db, mut conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, batch: Vec<Job>) -> bool {
     if batch.len() > 1 {
-        let mut result = try_write(db, reopen_window_ms, &batch).await;
+        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, &batch).await;
         // Two writers that plan the same new customer at once: the loser tries again and finds
         // the winner's rows.
         if let Err(e) = &result
             && is_race(e)
         {
-            result = try_write(db, reopen_window_ms, &batch).await;
+            result = try_write(db, conn.as_deref_mut(), reopen_window_ms, &batch).await;
         }
         match result {
             Ok(reports) => {
                 for (job, report) in batch.into_iter().zip(reports) {
                     let _ = job.reply.send(Ok(report));
                 }
-                return;
+                return true;
             }
             Err(e) => tracing::warn!(jobs = batch.len(), error = %e, "group commit failed; writing its jobs one by one"),
         }
     }
+    let mut healthy = true;
     for job in batch {
-        let mut result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await;
+        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, std::slice::from_ref(&job)).await;
         for _ in 0..SOLO_RETRIES {
             match &result {
-                Err(e) if is_race(e) => result = try_write(db, reopen_window_ms, std::slice::from_ref(&job)).await,
+                Err(e) if is_race(e) => result = try_write(db, conn.as_deref_mut(), reopen_window_ms, std::slice::from_ref(&job)).await,
                 _ => break,
             }
         }
+        healthy &= result.as_ref().map_or_else(is_race, |_| true);
         let _ = job.reply.send(result.map(|mut r| r.remove(0)).map_err(|e| e.to_string()));
     }
+    healthy
 }
 
 /// Whether every event of a webhook is a message (or typing, which is not stored): such
@@ -226,7 +241,7 @@ fn only_messages(events: &[InboundEvent]) -> bool {
     events.iter().all(|e| matches!(e, InboundEvent::Message(_) | InboundEvent::Typing { .. }))
 }
 
-async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
+async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
     let now = now_ms();
     let tenants: Vec<&str> = jobs.iter().flat_map(Job::tenants).collect();
     // On PostgreSQL, stream events are written last, under the tenants' locks, so writers run in
@@ -245,7 +260,10 @@ async fn try_write(db: &Db, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result
             _ => None,
         })
         .collect();
-    let mut tx = db.begin_write().await?;
+    let mut tx = match conn {
+        Some(conn) => db.begin_write_on(conn).await?,
+        None => db.begin_write().await?,
+    };
     let mut reports: Vec<Option<Done>> = jobs.iter().map(|_| None).collect();
 
     // Webhooks of messages and agents' messages: planned together, written set-based.

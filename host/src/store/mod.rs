@@ -67,6 +67,16 @@ impl Db {
         }
     }
 
+    /// [`begin_write`](Self::begin_write) on a connection the caller holds (the ingest writers
+    /// keep one each, so SQLite's page cache stays warm with the pages they last wrote).
+    pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::pool::PoolConnection<sqlx::Any>) -> sqlx::Result<sqlx::Transaction<'c, sqlx::Any>> {
+        use sqlx::Connection;
+        match self.dialect {
+            Dialect::Sqlite => sqlx::Transaction::begin(&mut **conn, Some("BEGIN IMMEDIATE".into())).await,
+            Dialect::Postgres => conn.begin().await,
+        }
+    }
+
     /// Begin a transaction that will publish events for these tenants. On PostgreSQL it first
     /// takes each tenant's advisory lock (in a fixed order), so the event sequence numbers of a
     /// tenant are assigned in commit order and a stream reader that resumes after number N can
