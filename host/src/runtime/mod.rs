@@ -265,17 +265,15 @@ impl Runtime {
         store.epoch_deadline_async_yield_and_update(1);
 
         let work = async {
-            let Some(entrypoints) = entrypoints else {
-                // Through the generated bindings: they type-check every export on instantiation.
-                let instance = pre.instantiate_async(&mut store).await?;
-                let api = instance.switchboard_connector_connector();
-                return Ok::<_, wasmtime::Error>(match call {
-                    Call::Webhook(request) => Reply::Webhook(api.call_handle_webhook(&mut store, &request).await?),
-                    Call::Send(message) => Reply::Send(api.call_send(&mut store, &message).await?),
-                    Call::Act(action) => Reply::Act(api.call_act(&mut store, &action).await?),
-                    Call::FetchMedia(media) => Reply::FetchMedia(api.call_fetch_media(&mut store, &media).await?),
-                    Call::Describe => Reply::Describe(api.call_describe(&mut store).await?),
-                });
+            let entrypoints = match (&call, entrypoints) {
+                (Call::Describe, _) => {
+                    // Through the generated bindings, which type-check every export of the
+                    // contract: loading relies on this check (see below).
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    return Ok(Reply::Describe(instance.switchboard_connector_connector().call_describe(&mut store).await?));
+                }
+                (_, Some(entrypoints)) => entrypoints,
+                (_, None) => return Err(wasmtime::format_err!("only `describe` runs before a connector is loaded")),
             };
             // Only the called function is looked up, by the index found at load, and its types
             // are not checked again: loading ran `describe` through the generated bindings, which
@@ -309,10 +307,7 @@ impl Runtime {
                     let f = unsafe { TypedFunc::<(&wit::Media,), (Result<wit::FetchedMedia, wit::SendError>,)>::new_unchecked(f) };
                     Reply::FetchMedia(f.call_async(&mut store, (&media,)).await?.0)
                 }
-                Call::Describe => {
-                    let api = bindings::v0_1::Channel::new(&mut store, &instance)?;
-                    Reply::Describe(api.switchboard_connector_connector().call_describe(&mut store).await?)
-                }
+                Call::Describe => unreachable!("`describe` runs through the bindings, above"),
             })
         };
         // One deadline for guests that compute (they yield at each tick) and guests that wait.
