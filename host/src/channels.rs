@@ -125,7 +125,7 @@ pub struct ChannelServices {
 }
 
 struct Entry {
-    channel: Channel,
+    channel: Arc<Channel>,
     /// The context built for a connector version (by digest), reused until the connector changes.
     context: Mutex<Option<(String, Arc<ChannelContext>)>>,
 }
@@ -144,7 +144,7 @@ impl ChannelDirectory {
 
     /// Add or replace a channel.
     pub fn upsert(&self, channel: Channel) {
-        let entry = Arc::new(Entry { channel: channel.clone(), context: Mutex::new(None) });
+        let entry = Arc::new(Entry { channel: Arc::new(channel.clone()), context: Mutex::new(None) });
         self.entries.write().unwrap().insert(channel.id.clone(), entry);
     }
 
@@ -156,7 +156,7 @@ impl ChannelDirectory {
         for channel in channels {
             let entry = match entries.remove(&channel.id) {
                 Some(e) if same(&e.channel, &channel) => e,
-                _ => Arc::new(Entry { channel: channel.clone(), context: Mutex::new(None) }),
+                _ => Arc::new(Entry { channel: Arc::new(channel.clone()), context: Mutex::new(None) }),
             };
             next.insert(channel.id.clone(), entry);
         }
@@ -169,13 +169,13 @@ impl ChannelDirectory {
     }
 
     /// A channel by id.
-    pub fn get(&self, id: &str) -> Option<Channel> {
+    pub fn get(&self, id: &str) -> Option<Arc<Channel>> {
         self.entries.read().unwrap().get(id).map(|e| e.channel.clone())
     }
 
     /// Every channel, sorted by id.
     pub fn all(&self) -> Vec<Channel> {
-        let mut all: Vec<Channel> = self.entries.read().unwrap().values().map(|e| e.channel.clone()).collect();
+        let mut all: Vec<Channel> = self.entries.read().unwrap().values().map(|e| Channel::clone(&e.channel)).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }

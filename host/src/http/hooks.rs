@@ -28,7 +28,7 @@ async fn receive_inner(state: &AppState, channel_id: &str, request: Request) -> 
         None => match crate::store::channels::get(&state.db, &state.sealer, channel_id).await {
             Ok(Some(c)) => {
                 state.channels.upsert(c.clone());
-                c
+                std::sync::Arc::new(c)
             }
             Ok(None) => {
                 return Err(ApiError::not_found(format!("no channel `{channel_id}`; check the webhook URL configured at the provider")));

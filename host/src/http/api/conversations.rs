@@ -84,7 +84,7 @@ struct Wired {
 }
 
 /// The channel and its loaded connector.
-fn channel_of(state: &AppState, channel_id: &str) -> Result<(crate::channels::Channel, std::sync::Arc<crate::runtime::LoadedConnector>), ApiError> {
+fn channel_of(state: &AppState, channel_id: &str) -> Result<(std::sync::Arc<crate::channels::Channel>, std::sync::Arc<crate::runtime::LoadedConnector>), ApiError> {
     let channel = state
         .channels
         .get(channel_id)
