@@ -93,9 +93,10 @@ impl Host {
             Dialect::Postgres => crate::config::defaults::INGEST_WORKERS_POSTGRES,
         };
         let reopen_window_ms = (config.conversations.reopen_window_minutes * 60_000) as i64;
-        let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers);
-        let dispatch = Arc::new(tokio::sync::Notify::new());
-        crate::delivery::Dispatcher::spawn(db.clone(), ingestor.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), dispatch.clone());
+        let (handoff, intake) = crate::delivery::handoff(&config.delivery);
+        let ingestor = Ingestor::start(db.clone(), reopen_window_ms, workers, Some(handoff))
+            .map_err(|e| anyhow::anyhow!("cannot start the storage writers: {e}"))?;
+        crate::delivery::Dispatcher::spawn(db.clone(), ingestor.clone(), connectors.clone(), channels.clone(), config.delivery.clone(), intake);
         crate::delivery::media::spawn(
             db.clone(),
             connectors.clone(),
@@ -124,7 +125,6 @@ impl Host {
             db: db.clone(),
             ingestor,
             sealer: sealer.clone(),
-            dispatch: dispatch.clone(),
             events: Arc::new(tokio::sync::watch::channel(0u64).0),
             tokens: Arc::new(crate::http::api::auth::TokenCache::new(
                 Duration::from_millis(crate::config::defaults::TOKEN_CACHE_TTL_MS),

@@ -13,6 +13,8 @@ pub enum Point {
     IngestBeforeCommit,
     /// A webhook's events are committed; the reply has not been sent.
     IngestAfterCommit,
+    /// The dispatcher is about to hand a message to its connector.
+    DispatchBeforeSend,
 }
 
 impl Point {
@@ -20,6 +22,7 @@ impl Point {
         match self {
             Point::IngestBeforeCommit => "ingest.before_commit",
             Point::IngestAfterCommit => "ingest.after_commit",
+            Point::DispatchBeforeSend => "dispatch.before_send",
         }
     }
 }

@@ -23,6 +23,12 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with("https://api.example.com", "")
+}
+
+/// A host on a SQLite file in a temporary directory whose channel sends to `api_base_url`, with
+/// `more` TOML appended.
+fn setup_with(api_base_url: &str, more: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let connectors = dir.path().join("connectors");
     std::fs::create_dir_all(&connectors).unwrap();
@@ -47,10 +53,12 @@ reload_interval_ms = 0
 id = "demo"
 tenant = "acme"
 connector = "signed-webhook"
+allow_private_egress = true
 [channels.settings]
 signing-secret = "{SECRET}"
 api-token = "t"
-api-base-url = "https://api.example.com"
+api-base-url = "{api_base_url}"
+{more}
 "#,
             db = dir.path().join("sb.db").display(),
             connectors = connectors.display(),
@@ -83,6 +91,10 @@ async fn wait_ready(port: u16) {
         assert!(Instant::now() < deadline, "the host did not become ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn signed(body: &str) -> String {
+    format!("sha256={}", hex_encode(&switchboard_sdk::signature::hmac_sha256(SECRET.as_bytes(), body.as_bytes())))
 }
 
 fn webhook() -> (String, String) {
@@ -150,4 +162,75 @@ async fn killed_before_commit_the_retry_stores_the_message() {
     assert_eq!(stored_messages(setup.dir.path()).await, 0, "nothing was committed");
     retry_after_restart(&setup).await;
     assert_eq!(stored_messages(setup.dir.path()).await, 1);
+}
+
+/// A provider on a loopback port that records the `reference` of every message sent to it.
+async fn recording_provider() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let sent: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = sent.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let log = log.clone();
+        async move {
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let reference = body["reference"].as_str().unwrap_or_default().to_string();
+            let mut log = log.lock().unwrap();
+            log.push(reference);
+            ([("content-type", "application/json")], format!(r#"{{"id":"prov-{}"}}"#, log.len()))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_handed_to_a_dispatcher_that_dies_is_delivered_after_its_lease() {
+    // The writer leases a queued message to its host's dispatcher and hands it over in memory;
+    // the host is killed before the send. The lease outlives the process, and when it ends the
+    // next host claims the message and delivers it, once.
+    let (provider, sent) = recording_provider().await;
+    let setup = setup_with(&provider, "[delivery]\nlease_ms = 6000");
+    let mut child = spawn(&setup, Some("dispatch.before_send"));
+    wait_ready(setup.port).await;
+    let port = setup.port;
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({ "events": [{ "type": "message", "id": "in-1", "from": { "id": "c1" }, "text": "hello" }] }).to_string();
+    let hook = client.post(format!("http://127.0.0.1:{port}/hooks/demo")).header("x-signature-256", signed(&body)).body(body).send().await.unwrap();
+    assert_eq!(hook.status(), 200);
+    let db = switchboard::store::Db::connect(&format!("sqlite://{}", setup.dir.path().join("sb.db").display())).await.unwrap();
+    let user = switchboard::store::users::create_user(&db, "acme", "Ada", "agent").await.unwrap();
+    let token = switchboard::store::users::create_token(&db, "acme", &user).await.unwrap();
+    let page: serde_json::Value =
+        client.get(format!("http://127.0.0.1:{port}/v1/conversations")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let conversation = page["items"][0]["id"].as_str().expect("the webhook opened a conversation").to_string();
+    let queued = client
+        .post(format!("http://127.0.0.1:{port}/v1/conversations/{conversation}/messages"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "text": "we are on it" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
+    let id = queued.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // The dispatcher holds the message at the failpoint; kill the host there.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let owner: Option<String> = sqlx::query_scalar("SELECT lease_owner FROM outbox WHERE message_id = $1").bind(&id).fetch_one(&db.pool).await.unwrap();
+    assert!(owner.is_some(), "the writer leased the message to its dispatcher");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(sent.lock().unwrap().is_empty(), "nothing was sent before the kill");
+
+    let mut child = spawn(&setup, None);
+    wait_ready(setup.port).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sent.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the message was not delivered after its lease ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(*sent.lock().unwrap(), vec![id], "delivered once");
 }

@@ -375,6 +375,49 @@ async fn refused_sends_do_not_stop_the_others_in_their_commit(backend: Backend) 
 }
 on_both!(refused_sends_do_not_stop_the_others_in_their_commit);
 
+async fn sends_beyond_the_dispatchers_intake_wait_in_the_outbox_and_are_claimed(backend: Backend) {
+    // The writer hands the messages it queues to the dispatcher in memory, leased to it, while
+    // its intake has room; the rest are written unleased and claimed from the outbox. Both kinds
+    // are delivered, each once. One send at a time and a slow provider fill the intake at once.
+    let sent: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = sent.clone();
+    let provider = FakeProvider::start(move |request, n| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        log.lock().unwrap().push(body["reference"].as_str().unwrap().to_string());
+        (200, "application/json", format!(r#"{{"id":"prov-{n}"}}"#))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(backend, dir.path(), &provider).await;
+    config.delivery.concurrency = 1;
+    let host = TestHost::start(config).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
+    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/conversations/{cid}/messages");
+    let sends = (0..30).map(|i| {
+        let (host, token, path) = (&host, &token, &path);
+        async move { host.api_send("POST", token, path, &json!({ "text": format!("n{i}") })).await }
+    });
+    let mut ids = Vec::new();
+    for (status, answer) in futures::future::join_all(sends).await {
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["id"].as_str().unwrap().to_string());
+    }
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE lease_owner IS NULL").fetch_one(&host.host.db.pool).await.unwrap();
+    assert!(waiting > 0, "the intake (4 sends) overflowed, so some sends wait unleased in the outbox");
+    host.eventually("all 30 sends", || async { (sent.lock().unwrap().len() >= 30).then_some(()) }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut references = sent.lock().unwrap().clone();
+    references.sort();
+    ids.sort();
+    assert_eq!(references, ids, "every message was sent, each once");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&host.host.db.pool).await.unwrap();
+    assert_eq!(left, 0, "delivered messages leave the outbox");
+}
+on_both!(sends_beyond_the_dispatchers_intake_wait_in_the_outbox_and_are_claimed);
+
 async fn tenants_are_isolated(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;

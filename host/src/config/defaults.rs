@@ -93,6 +93,10 @@ pub const OUTBOX_LEASE_MS: u64 = 60_000;
 /// Sends in flight at once per host.
 pub const DISPATCH_CONCURRENCY: usize = 64;
 
+/// How many rounds of sends (of `concurrency` each) the writers may hand the dispatcher ahead of
+/// what it is sending; past that, queued messages wait in the outbox for a claim.
+pub const DISPATCH_INTAKE_BATCHES: usize = 4;
+
 /// How often a host re-reads channels from the database, which other hosts may change, in
 /// milliseconds.
 pub const CHANNEL_REFRESH_MS: u64 = 5_000;

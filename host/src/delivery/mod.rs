@@ -8,15 +8,17 @@ use crate::channels::ChannelDirectory;
 use crate::config::DeliveryConfig;
 use crate::domain::backoff::retry_delay_ms;
 use crate::domain::content::ProviderError;
-use crate::ingest::{Ingestor, translate};
+use crate::config::defaults;
+use crate::ingest::{Handoff, Ingestor, translate};
 use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
 use crate::runtime::registry::ConnectorRegistry;
 use crate::store::outbox::{Claimed, Recorded};
 use crate::store::{Db, now_ms};
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 /// What a delivery attempt came to.
 enum Outcome {
@@ -38,76 +40,122 @@ pub struct Dispatcher {
     unhealthy: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
+/// The dispatcher's side of a [`Handoff`]: the messages this host's writers queued and leased to it.
+pub struct Intake {
+    owner: String,
+    rows: mpsc::Receiver<Claimed>,
+    wake: Arc<Notify>,
+}
+
+/// A new dispatcher's lease owner, and the way its host's writers hand it what they queue.
+pub fn handoff(config: &DeliveryConfig) -> (Handoff, Intake) {
+    let owner = format!("host-{}", uuid::Uuid::new_v4());
+    let (sender, rows) = mpsc::channel(config.concurrency * defaults::DISPATCH_INTAKE_BATCHES);
+    let wake = Arc::new(Notify::new());
+    let handoff = Handoff { owner: owner.clone(), lease_ms: config.lease_ms as i64, rows: sender, wake: wake.clone() };
+    (handoff, Intake { owner, rows, wake })
+}
+
+/// A send in flight: the row and what came of it.
+type Attempt = futures::future::BoxFuture<'static, (Claimed, Outcome)>;
+
 impl Dispatcher {
-    /// Start the dispatcher; `wake` is notified when a message is queued. Claims and outcomes
-    /// are written by `writer`, in the group commit of the host's other writes.
+    /// Start the dispatcher on what `intake` receives and on the due rows it claims. Claims and
+    /// outcomes are written by `writer`, in the group commit of the host's other writes.
     pub fn spawn(
         db: Db,
         writer: Ingestor,
         connectors: Arc<ConnectorRegistry>,
         channels: Arc<ChannelDirectory>,
         config: DeliveryConfig,
-        wake: Arc<Notify>,
+        intake: Intake,
     ) {
-        let owner = format!("host-{}", uuid::Uuid::new_v4());
+        let Intake { owner, rows, wake } = intake;
         let dispatcher = Arc::new(Dispatcher { db, writer, connectors, channels, config, owner, wake, unhealthy: Default::default() });
-        tokio::spawn(async move { dispatcher.run().await });
+        tokio::spawn(async move { dispatcher.run(rows).await });
     }
 
-    async fn run(self: Arc<Self>) {
+    /// Keep up to `concurrency` sends in flight: first the messages the writers hand over, then
+    /// due rows claimed from the outbox (retries, rows queued while the intake was full, and
+    /// other hosts' expired leases). Outcomes are recorded in groups, one group at a time, while
+    /// the sends go on.
+    async fn run(self: Arc<Self>, mut handed: mpsc::Receiver<Claimed>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
-        // The previous batch's outcomes, being recorded while the next batch is claimed and sent
-        // (its rows stay leased until then, so no other claim takes them).
+        let limit = self.config.concurrency;
+        let mut sending: FuturesUnordered<Attempt> = FuturesUnordered::new();
+        let mut outcomes: Vec<(Claimed, Recorded)> = Vec::new();
         let mut recording: Option<tokio::task::JoinHandle<()>> = None;
-        // The next batch, claimed while this one is sent.
-        let mut next: Option<tokio::task::JoinHandle<Vec<Claimed>>> = None;
+        let mut claiming: Option<tokio::task::JoinHandle<(usize, Vec<Claimed>)>> = None;
+        // Due rows are claimed at start, when woken, after a claim that filled the room it was
+        // given, and at least once per poll interval.
+        let mut claim_wanted = true;
+        let mut last_claim = tokio::time::Instant::now();
         loop {
-            let claimed = match next.take() {
-                Some(claim) => claim.await.unwrap_or_default(),
-                None => self.claim().await,
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
+            while sending.len() < limit {
+                match handed.try_recv() {
+                    Ok(row) => self.start(&mut sending, row),
+                    Err(_) => break,
                 }
-                continue;
             }
-            let this = self.clone();
-            next = Some(tokio::spawn(async move { this.claim().await }));
-            // Send the batch concurrently, then record every outcome in one group commit.
-            let attempts: Vec<(Claimed, Outcome)> = futures::stream::iter(claimed)
-                .map(|row| {
-                    let this = self.clone();
-                    async move {
-                        let outcome = this.attempt(&row).await;
-                        (row, outcome)
+            if claiming.is_none() && sending.len() < limit && (claim_wanted || last_claim.elapsed() >= poll) {
+                claim_wanted = false;
+                last_claim = tokio::time::Instant::now();
+                let this = self.clone();
+                let room = limit - sending.len();
+                claiming = Some(tokio::spawn(async move { (room, this.claim(room).await) }));
+            }
+            if recording.is_none() && !outcomes.is_empty() {
+                let this = self.clone();
+                let records = std::mem::take(&mut outcomes);
+                recording = Some(tokio::spawn(async move {
+                    let rows = records.len();
+                    this.update_health(&records).await;
+                    if let Err(e) = this.writer.record_outcomes(&this.owner, records).await {
+                        tracing::error!(error = %e, rows, "could not record delivery outcomes; the leases will expire and the rows will be retried");
                     }
-                })
-                .buffer_unordered(self.config.concurrency)
-                .collect()
-                .await;
-            let records: Vec<(Claimed, Recorded)> = attempts.into_iter().map(|(row, outcome)| {
-                let recorded = self.decide(&row, outcome);
-                (row, recorded)
-            }).collect();
-            if let Some(previous) = recording.take() {
-                let _ = previous.await;
+                }));
             }
-            let this = self.clone();
-            recording = Some(tokio::spawn(async move {
-                let rows = records.len();
-                this.update_health(&records).await;
-                if let Err(e) = this.writer.record_outcomes(&this.owner, records).await {
-                    tracing::error!(error = %e, rows, "could not record delivery outcomes; the leases will expire and the rows will be retried");
+            tokio::select! {
+                Some((row, outcome)) = sending.next(), if !sending.is_empty() => {
+                    let recorded = self.decide(&row, outcome);
+                    outcomes.push((row, recorded));
                 }
-            }));
+                Some(row) = handed.recv(), if sending.len() < limit => self.start(&mut sending, row),
+                claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    let (room, claimed) = claimed.unwrap_or_default();
+                    // A claim that filled its room may have left due rows behind.
+                    claim_wanted = claimed.len() >= room;
+                    for row in claimed {
+                        self.start(&mut sending, row);
+                    }
+                }
+                _ = async { recording.as_mut().expect("guarded").await }, if recording.is_some() => recording = None,
+                _ = self.wake.notified() => claim_wanted = true,
+                _ = tokio::time::sleep_until(last_claim + poll) => {}
+            }
         }
     }
 
-    /// Claim due rows; none when the claim fails (it is logged, and the next poll tries again).
-    async fn claim(&self) -> Vec<Claimed> {
-        match self.writer.claim_outbox(&self.owner, self.config.concurrency as i64, self.config.lease_ms as i64).await {
+    /// Start sending `row`. A handed-over row that waited so long that its lease could run out
+    /// during the send is left to a claim after the lease ends, so no other host can take it
+    /// while it is being sent.
+    fn start(self: &Arc<Self>, sending: &mut FuturesUnordered<Attempt>, row: Claimed) {
+        if row.lease_until - now_ms() < self.config.lease_ms as i64 / 2 {
+            tracing::warn!(message = %row.message_id, "a queued message waited too long for the dispatcher; it will be claimed when its lease ends");
+            return;
+        }
+        let this = self.clone();
+        sending.push(Box::pin(async move {
+            let outcome = this.attempt(&row).await;
+            (row, outcome)
+        }));
+    }
+
+    /// Claim up to `limit` due rows; none when the claim fails (it is logged, and the next poll
+    /// tries again).
+    async fn claim(&self, limit: usize) -> Vec<Claimed> {
+        match self.writer.claim_outbox(&self.owner, limit as i64, self.config.lease_ms as i64).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "outbox claim failed; retrying");
@@ -190,6 +238,7 @@ impl Dispatcher {
             None => None,
         };
         let message = payload.to_wit(&row.message_id, data.as_ref());
+        crate::failpoints::check(crate::failpoints::Point::DispatchBeforeSend).await;
         match self.connectors.runtime().send(&connector, context, message).await {
             Ok(Ok(receipt)) => Outcome::Accepted { provider_id: receipt.provider_message_id, segments: receipt.segments },
             Ok(Err(error)) => {

@@ -32,8 +32,6 @@ pub struct AppState {
     pub ingestor: crate::ingest::Ingestor,
     /// Seals channel secrets.
     pub sealer: crate::store::secrets::SecretBox,
-    /// Wakes the dispatcher when a message is queued.
-    pub dispatch: Arc<tokio::sync::Notify>,
     /// Bumped after each commit that published events, to wake event streams.
     pub events: Arc<tokio::sync::watch::Sender<u64>>,
     /// API tokens verified recently.

@@ -22,7 +22,8 @@ use crate::store::{Db, Dialect, now_ms};
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
 use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::mpsc::OwnedPermit;
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// Most jobs written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -92,6 +93,45 @@ impl Job {
     }
 }
 
+/// How the writers pass the messages they queue to this host's dispatcher. Each outbox row is
+/// written already leased to `owner` and handed over in memory once it is committed, so a fresh
+/// send needs no claim query; the lease still covers a crash, as a claim's would. When the
+/// dispatcher's intake is full, the row is written unleased and `wake` is notified: the
+/// dispatcher claims it as any other due row.
+#[derive(Clone)]
+pub struct Handoff {
+    /// The dispatcher's lease owner.
+    pub owner: String,
+    /// How long a handed-over row stays leased (Unix ms from its commit).
+    pub lease_ms: i64,
+    /// The dispatcher's intake; its capacity bounds how many rows wait in memory.
+    pub rows: mpsc::Sender<Claimed>,
+    /// Wakes the dispatcher to claim rows it was not handed.
+    pub wake: Arc<Notify>,
+}
+
+/// What one transaction wrote.
+struct Written {
+    /// Each job's report, in order.
+    reports: Vec<Done>,
+    /// Queued messages leased to this host's dispatcher, with their places in its intake.
+    handed: Vec<(OwnedPermit<Claimed>, Claimed)>,
+    /// Whether messages were queued without a lease (the dispatcher must claim them).
+    unleased: bool,
+}
+
+impl Written {
+    /// After the commit: hand the leased messages over and wake the dispatcher for the others.
+    fn pass_on(&mut self, handoff: Option<&Handoff>) {
+        for (permit, row) in self.handed.drain(..) {
+            permit.send(row);
+        }
+        if let (true, Some(handoff)) = (self.unleased, handoff) {
+            handoff.wake.notify_one();
+        }
+    }
+}
+
 /// The ingest queue.
 #[derive(Clone)]
 pub struct Ingestor {
@@ -104,14 +144,16 @@ pub struct Ingestor {
 pub struct IngestError(pub String);
 
 impl Ingestor {
-    /// Start `workers` writers on `db`.
-    pub fn start(db: Db, reopen_window_ms: i64, workers: usize) -> Ingestor {
+    /// Start `workers` writers on `db`; the messages they queue go to `handoff` (see
+    /// [`Handoff`]), or wait unleased for a claim without one.
+    pub fn start(db: Db, reopen_window_ms: i64, workers: usize, handoff: Option<Handoff>) -> std::io::Result<Ingestor> {
         let (queue, receiver) = mpsc::channel::<Job>(4096);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..workers.max(1) {
             let db = db.clone();
             let receiver = receiver.clone();
-            tokio::spawn(async move {
+            let handoff = handoff.clone();
+            let writer = async move {
                 // The writer's own connection, kept between batches (and replaced after a
                 // failure): its page cache holds what the last batches wrote.
                 let mut own: Option<PoolConnection<Any>> = None;
@@ -131,14 +173,19 @@ impl Ingestor {
                     if own.is_none() {
                         own = db.pool.acquire().await.ok();
                     }
-                    let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, batch).await;
+                    let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, handoff.as_ref(), batch).await;
                     if !healthy {
                         own = None;
                     }
                 }
-            });
+            };
+            // Each writer runs on a thread of its own: the steps of a transaction follow one
+            // another without waiting behind the HTTP tasks for a turn on the shared workers,
+            // and every request waits for that transaction.
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name("ingest-writer".into()).spawn(move || runtime.block_on(writer))?;
         }
-        Ingestor { queue }
+        Ok(Ingestor { queue })
     }
 
     async fn submit(&self, work: Work) -> Result<Done, IngestError> {
@@ -200,19 +247,20 @@ const SOLO_RETRIES: usize = 2;
 
 /// Write a batch on `conn` (the writer's own connection, if it has one); false when a write
 /// failed for another reason than a lost race, so the writer takes a fresh connection.
-async fn write_batch(db: &Db, mut conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, batch: Vec<Job>) -> bool {
+async fn write_batch(db: &Db, mut conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, handoff: Option<&Handoff>, batch: Vec<Job>) -> bool {
     if batch.len() > 1 {
-        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, &batch).await;
+        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, &batch).await;
         // Two writers that plan the same new customer at once: the loser tries again and finds
         // the winner's rows.
         if let Err(e) = &result
             && is_race(e)
         {
-            result = try_write(db, conn.as_deref_mut(), reopen_window_ms, &batch).await;
+            result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, &batch).await;
         }
         match result {
-            Ok(reports) => {
-                for (job, report) in batch.into_iter().zip(reports) {
+            Ok(mut written) => {
+                written.pass_on(handoff);
+                for (job, report) in batch.into_iter().zip(written.reports) {
                     let _ = job.reply.send(Ok(report));
                 }
                 return true;
@@ -222,15 +270,19 @@ async fn write_batch(db: &Db, mut conn: Option<&mut PoolConnection<Any>>, reopen
     }
     let mut healthy = true;
     for job in batch {
-        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, std::slice::from_ref(&job)).await;
+        let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, std::slice::from_ref(&job)).await;
         for _ in 0..SOLO_RETRIES {
             match &result {
-                Err(e) if is_race(e) => result = try_write(db, conn.as_deref_mut(), reopen_window_ms, std::slice::from_ref(&job)).await,
+                Err(e) if is_race(e) => result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, std::slice::from_ref(&job)).await,
                 _ => break,
             }
         }
         healthy &= result.as_ref().map_or_else(is_race, |_| true);
-        let _ = job.reply.send(result.map(|mut r| r.remove(0)).map_err(|e| e.to_string()));
+        let report = result.map(|mut written| {
+            written.pass_on(handoff);
+            written.reports.remove(0)
+        });
+        let _ = job.reply.send(report.map_err(|e| e.to_string()));
     }
     healthy
 }
@@ -241,8 +293,10 @@ fn only_messages(events: &[InboundEvent]) -> bool {
     events.iter().all(|e| matches!(e, InboundEvent::Message(_) | InboundEvent::Typing { .. }))
 }
 
-async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, jobs: &[Job]) -> sqlx::Result<Vec<Done>> {
+async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
     let now = now_ms();
+    let mut handed = Vec::new();
+    let mut unleased = false;
     let tenants: Vec<&str> = jobs.iter().flat_map(Job::tenants).collect();
     // On PostgreSQL, stream events are written last, under the tenants' locks, so writers run in
     // parallel and hold the locks only for that insert and the commit. SQLite has one writer and
@@ -313,10 +367,26 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
                         let context = batch.send_context(&send.tenant, &send.conversation);
                         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (send.plan)(context)))
                             .unwrap_or_else(|_| Err(Box::new(PlanPanicked)));
-                        planned.map(|message| Queued {
-                            id: batch.add_outbound(&message, send.idempotency_key.as_deref()),
-                            at: now,
-                            message: Some(message),
+                        planned.map(|message| {
+                            // Leased to this host's dispatcher if its intake has room.
+                            let place = handoff.and_then(|h| h.rows.clone().try_reserve_owned().ok().map(|permit| (h, permit)));
+                            let lease = place.as_ref().map(|(h, _)| (h.owner.as_str(), now + h.lease_ms));
+                            let id = batch.add_outbound(&message, send.idempotency_key.as_deref(), lease);
+                            match place {
+                                Some((h, permit)) => {
+                                    let row = Claimed {
+                                        message_id: id.clone(),
+                                        tenant: message.tenant.clone(),
+                                        channel_id: message.context.channel_id.clone(),
+                                        payload: message.payload.clone(),
+                                        attempts: 0,
+                                        lease_until: now + h.lease_ms,
+                                    };
+                                    handed.push((permit, row));
+                                }
+                                None => unleased = true,
+                            }
+                            Queued { id, at: now, message: Some(message) }
                         })
                     }
                 };
@@ -350,7 +420,8 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
     stream.flush(&mut tx).await?;
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;
-    Ok(reports.into_iter().map(|r| r.expect("every job was written")).collect())
+    let reports = reports.into_iter().map(|r| r.expect("every job was written")).collect();
+    Ok(Written { reports, handed, unleased })
 }
 
 #[cfg(test)]
@@ -361,7 +432,7 @@ mod tests {
     async fn a_plan_that_panics_fails_its_send_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
-        let writer = Ingestor::start(db, 0, 1);
+        let writer = Ingestor::start(db, 0, 1, None).unwrap();
         let failed = writer.queue_outbound("acme", "c-1", None, |_| -> Result<NewOutbound, &'static str> { panic!("a bug in a plan") }).await;
         assert!(failed.unwrap_err().to_string().contains("nothing was queued"));
         // The writer still serves: an unknown conversation reaches the plan with no context.

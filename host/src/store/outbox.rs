@@ -22,6 +22,8 @@ pub struct Claimed {
     pub payload: serde_json::Value,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// When the lease runs out (Unix ms): after it, another claim may take the row.
+    pub lease_until: i64,
 }
 
 /// Claim up to `limit` due rows for `owner` until `lease_ms` from `now`, in the caller's
@@ -48,6 +50,7 @@ pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, 
             channel_id: r.get("channel_id"),
             payload: serde_json::from_str(&r.get::<String, _>("payload")).unwrap_or_default(),
             attempts: r.get("attempts"),
+            lease_until: now + lease_ms,
         })
         .collect())
 }

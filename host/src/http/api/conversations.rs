@@ -215,7 +215,6 @@ pub async fn send(
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("{e}; retry with the same Idempotency-Key")))??;
     let message = match &queued.message {
         Some(message) => {
-            state.dispatch.notify_one();
             state.bump_events();
             store::queued_json(&queued.id, message, queued.at)
         }

@@ -133,7 +133,11 @@ impl Batch {
                 "",
             ),
             media_jobs: Rows::new("media_jobs", &["message_id", "part_index", "tenant_id", "channel_id", "media", "next_attempt_at"], ""),
-            outbox: Rows::new("outbox", &["message_id", "tenant_id", "channel_id", "payload", "attempts", "next_attempt_at", "created_at"], ""),
+            outbox: Rows::new(
+                "outbox",
+                &["message_id", "tenant_id", "channel_id", "payload", "attempts", "next_attempt_at", "lease_owner", "lease_until", "created_at"],
+                "",
+            ),
             idempotency: Rows::new("idempotency_keys", &["tenant_id", "key", "message_id", "created_at"], ""),
             touched_inbound: BTreeSet::new(),
             touched_outbound: BTreeSet::new(),
@@ -272,8 +276,10 @@ impl Batch {
         Added::New
     }
 
-    /// Plan an agent's message and its outbox row; returns the message id.
-    pub fn add_outbound(&mut self, m: &NewOutbound, idempotency_key: Option<&str>) -> String {
+    /// Plan an agent's message and its outbox row; returns the message id. With a `lease`
+    /// (owner, until in Unix ms) the row is written already claimed by that owner, for a
+    /// dispatcher that gets the message from the writer instead of claiming it.
+    pub fn add_outbound(&mut self, m: &NewOutbound, idempotency_key: Option<&str>, lease: Option<(&str, i64)>) -> String {
         let id = new_id();
         let parts = m.parts.to_string();
         self.outbound.push([
@@ -297,6 +303,8 @@ impl Batch {
             m.payload.to_string().into(),
             0i64.into(),
             self.now.into(),
+            lease.map(|(owner, _)| owner.to_string()).into(),
+            lease.map_or(0, |(_, until)| until).into(),
             self.now.into(),
         ]);
         if let Some(key) = idempotency_key {
