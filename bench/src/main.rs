@@ -16,9 +16,22 @@ fn arg(name: &str, default: u64) -> u64 {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// This run's PostgreSQL schema.
+fn pg_schema_name() -> String {
+    format!("bench_{}", std::process::id())
+}
+
+/// Drop this run's schema, so runs leave nothing behind in the shared database.
+async fn drop_pg_schema() -> anyhow::Result<()> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(POSTGRES).await?;
+    conn.execute(format!("DROP SCHEMA IF EXISTS {} CASCADE", pg_schema_name()).as_str()).await?;
+    Ok(())
+}
+
 async fn pg_schema() -> anyhow::Result<String> {
     use sqlx::{Connection, Executor};
-    let schema = format!("bench_{}", std::process::id());
+    let schema = pg_schema_name();
     let mut conn = sqlx::PgConnection::connect(POSTGRES).await?;
     conn.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str()).await?;
     conn.execute(format!("CREATE SCHEMA {schema}").as_str()).await?;
@@ -342,7 +355,11 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("B3: durable ingest on PostgreSQL");
     match pg_schema().await {
         Ok(url) => {
-            let b3 = ingest(Some(url), n, concurrency).await?;
+            let b3 = ingest(Some(url), n, concurrency).await;
+            if let Err(e) = drop_pg_schema().await {
+                eprintln!("could not drop the benchmark's schema {}: {e}", pg_schema_name());
+            }
+            let b3 = b3?;
             rows.push(row("B3", format!("ingest, PostgreSQL: p50 {:.2} ms, p99 {:.2} ms", b3.p50_ms, b3.p99_ms), b3.rate, "msg/s", Some(b0.rate), "≥ 8 % of B0", Some(b3.rate >= 0.08 * b0.rate)));
         }
         Err(e) => eprintln!("B3 skipped: PostgreSQL is not reachable ({e})"),

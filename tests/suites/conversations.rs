@@ -584,6 +584,64 @@ async fn event_stream_resumes_without_gaps_or_repeats(backend: Backend) {
 }
 on_both!(event_stream_resumes_without_gaps_or_repeats);
 
+async fn event_stream_delivers_every_event_of_concurrent_writers_once(backend: Backend) {
+    // Webhooks committed at once by several writers, read by a live stream and by one that
+    // starts over from the first event: each sees every message once.
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(backend, &provider).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    let mut live = SseReader::open(&host, &token, Some("0")).await;
+    let posts = (0..40).map(|p| {
+        let host = &host;
+        async move {
+            let events: Vec<Value> = (0..5).map(|i| inbound(&format!("m-{p}-{i}"), &format!("c-{p}"), &format!("{p}-{i}"))).collect();
+            assert_eq!(post_events(host, "demo", json!(events)).await.status(), 200);
+        }
+    });
+    futures::future::join_all(posts).await;
+    let texts = |events: Vec<(String, Value)>| -> Vec<String> {
+        let mut texts: Vec<String> = events.iter().map(|(_, e)| e["parts"][0]["text"].as_str().unwrap().to_string()).collect();
+        texts.sort();
+        texts
+    };
+    let mut expected: Vec<String> = (0..40).flat_map(|p| (0..5).map(move |i| format!("{p}-{i}"))).collect();
+    expected.sort();
+    assert_eq!(texts(live.take(200).await), expected, "the live stream saw every message once");
+    let mut replay = SseReader::open(&host, &token, Some("0")).await;
+    assert_eq!(texts(replay.take(200).await), expected, "a replay from the start saw every message once");
+}
+on_both!(event_stream_delivers_every_event_of_concurrent_writers_once);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_waits_for_an_older_transaction_to_end() {
+    // On PostgreSQL writers publish events without a lock, so a later transaction can commit
+    // first. A stream delivers events in transaction order, and only once every older
+    // transaction has ended: an event that commits late is never passed over.
+    let provider = accepting_provider().await;
+    let (host, _dir) = host_on(Backend::Postgres, &provider).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    let mut stream = SseReader::open(&host, &token, Some("0")).await;
+    let mut older = host.host.db.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()::text").execute(&mut *older).await.unwrap();
+    post_events(&host, "demo", json!([inbound("m-1", "c-1", "committed second")])).await;
+    let early = tokio::time::timeout(std::time::Duration::from_millis(1500), stream.take(1)).await;
+    assert!(early.is_err(), "the newer event waits for the older transaction: {early:?}");
+    let data = json!({ "direction": "inbound", "parts": [{ "type": "text", "text": "committed first" }] }).to_string();
+    sqlx::query("INSERT INTO events (tenant_id, kind, data, created_at) VALUES ('acme', 'message.created', $1, 0)")
+        .bind(data)
+        .execute(&mut *older)
+        .await
+        .unwrap();
+    older.commit().await.unwrap();
+    let events = stream.take(2).await;
+    let texts: Vec<&str> = events.iter().map(|(_, e)| e["parts"][0]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["committed first", "committed second"]);
+    // A stream resumed after the first of them gets the second.
+    let mut resumed = SseReader::open(&host, &token, Some(&events[0].0)).await;
+    let again = resumed.take(1).await;
+    assert_eq!(again[0].1["parts"][0]["text"], "committed second");
+}
+
 /// Reads `message.created` events from `/v1/events`.
 struct SseReader {
     response: reqwest::Response,

@@ -81,18 +81,6 @@ struct Job {
     reply: oneshot::Sender<Result<Done, String>>,
 }
 
-impl Job {
-    /// The tenants whose stream events the job may write.
-    fn tenants(&self) -> Vec<&str> {
-        match &self.work {
-            Work::Events { tenant, .. } => vec![tenant],
-            Work::Outbound(job) => vec![&job.tenant],
-            Work::Claim { .. } => vec![],
-            Work::Record { outcomes, .. } => outcomes.iter().map(|(row, _)| row.tenant.as_str()).collect(),
-        }
-    }
-}
-
 /// How the writers pass the messages they queue to this host's dispatcher. Each outbox row is
 /// written already leased to `owner` and handed over in memory once it is committed, so a fresh
 /// send needs no claim query; the lease still covers a crash, as a claim's would. When the
@@ -297,10 +285,8 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
     let now = now_ms();
     let mut handed = Vec::new();
     let mut unleased = false;
-    let tenants: Vec<&str> = jobs.iter().flat_map(Job::tenants).collect();
-    // On PostgreSQL, stream events are written last, under the tenants' locks, so writers run in
-    // parallel and hold the locks only for that insert and the commit. SQLite has one writer and
-    // no such locks: its events are written with the rest.
+    // On PostgreSQL, stream events are collected and written in one insert at the end; SQLite
+    // writes them with the statements that make them.
     let stream = match db.dialect {
         Dialect::Postgres => Events::deferred(),
         Dialect::Sqlite => Events::Now,
@@ -416,7 +402,6 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
         }
     }
 
-    db.lock_tenants(&mut tx, &tenants).await?;
     stream.flush(&mut tx).await?;
     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
     tx.commit().await?;

@@ -121,7 +121,7 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> sqlx::Res
 /// Record the result on the message's part (an attachment id, or why the download failed) and
 /// remove the job.
 pub async fn finish(db: &Db, job: &MediaJob, outcome: Result<&AttachmentInfo, &str>) -> sqlx::Result<()> {
-    let mut tx = db.begin_for(&[&job.tenant]).await?;
+    let mut tx = db.begin_write().await?;
     let parts: Option<String> = sqlx::query_scalar("SELECT parts FROM messages WHERE id = $1").bind(&job.message_id).fetch_optional(&mut *tx).await?;
     if let Some(parts) = parts {
         let mut parts: serde_json::Value = serde_json::from_str(&parts).unwrap_or_default();

@@ -252,7 +252,7 @@ pub enum Change {
 /// Apply a change; returns the updated conversation, or none when it does not exist for the tenant.
 pub async fn change(db: &Db, tenant: &str, id: &str, actor: &str, change: Change) -> sqlx::Result<Option<Value>> {
     let now = now_ms();
-    let mut tx = db.begin_for(&[tenant]).await?;
+    let mut tx = db.begin_write().await?;
     let contact: Option<String> = sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant)
@@ -315,7 +315,7 @@ pub async fn change(db: &Db, tenant: &str, id: &str, actor: &str, change: Change
 pub async fn add_note(db: &Db, tenant: &str, conversation: Option<&str>, contact: &str, author: &str, body: &str) -> sqlx::Result<Value> {
     let now = now_ms();
     let id = new_id();
-    let mut tx = db.begin_for(&[tenant]).await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO notes (id, tenant_id, conversation_id, contact_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(tenant)
@@ -421,7 +421,7 @@ pub async fn record_sent(
 ) -> sqlx::Result<String> {
     let now = now_ms();
     let id = new_id();
-    let mut tx = db.begin_for(&[tenant]).await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO messages (id, tenant_id, conversation_id, channel_id, contact_id, direction, provider_message_id, parts, author_id, status, extra, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 'outbound', $6, $7, $8, 'sent', $9, $10, $10)",
@@ -453,7 +453,7 @@ pub async fn record_sent(
 /// Add an item to a contact's timeline (and the tenant's event stream).
 pub async fn record_timeline(db: &Db, tenant: &str, contact: &str, conversation: Option<&str>, kind: &str, data: &Value) -> sqlx::Result<()> {
     let now = now_ms();
-    let mut tx = db.begin_for(&[tenant]).await?;
+    let mut tx = db.begin_write().await?;
     timeline(&mut tx, tenant, contact, conversation, kind, data, now).await?;
     publish(&mut tx, tenant, kind, data, now).await?;
     tx.commit().await
@@ -551,7 +551,7 @@ pub async fn set_attributes(db: &Db, tenant: &str, id: &str, changes: &serde_jso
 /// Merge contact `from` into `into`: identities, conversations, notes and timeline move; `from`
 /// is kept as a pointer. The surviving contact is always `into`, so merges are deterministic.
 pub async fn merge_contacts(db: &Db, tenant: &str, into: &str, from: &str) -> sqlx::Result<bool> {
-    let mut tx = db.begin_for(&[tenant]).await?;
+    let mut tx = db.begin_write().await?;
     let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE tenant_id = $1 AND id IN ($2, $3) AND merged_into IS NULL")
         .bind(tenant)
         .bind(into)

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod bulk;
 pub mod ingest;
 pub mod conversations;
+pub mod events;
 pub mod outbox;
 pub mod schema;
 pub mod secrets;
@@ -77,30 +78,6 @@ impl Db {
         }
     }
 
-    /// Begin a transaction that will publish events for these tenants. On PostgreSQL it first
-    /// takes each tenant's advisory lock (in a fixed order), so the event sequence numbers of a
-    /// tenant are assigned in commit order and a stream reader that resumes after number N can
-    /// never miss a later commit with a smaller number.
-    pub async fn begin_for(&self, tenants: &[&str]) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self.begin_write().await?;
-        self.lock_tenants(&mut tx, tenants).await?;
-        Ok(tx)
-    }
-
-    /// Take the tenants' event locks (PostgreSQL; SQLite has one writer) in a fixed order. Held
-    /// to the end of the transaction.
-    pub async fn lock_tenants(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenants: &[&str]) -> sqlx::Result<()> {
-        if self.dialect == Dialect::Postgres {
-            let mut sorted: Vec<&str> = tenants.to_vec();
-            sorted.sort_unstable();
-            sorted.dedup();
-            for tenant in sorted {
-                sqlx::query("SELECT pg_advisory_xact_lock(7301002, hashtext($1))").bind(tenant).execute(&mut **tx).await?;
-            }
-        }
-        Ok(())
-    }
-
     /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
@@ -161,11 +138,17 @@ impl Db {
                 continue;
             }
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                let blob = match self.dialect {
-                    Dialect::Sqlite => "BLOB",
-                    Dialect::Postgres => "BYTEA",
+                let statement = match (statement.strip_prefix("{postgres}"), self.dialect) {
+                    (None, _) => statement,
+                    (Some(statement), Dialect::Postgres) => statement,
+                    (Some(_), Dialect::Sqlite) => continue,
                 };
-                tx.execute(statement.replace("{serial}", serial).replace("{blob}", blob).as_str())
+                let (blob, event_tx) = match self.dialect {
+                    Dialect::Sqlite => ("BLOB", "BIGINT NOT NULL DEFAULT 0"),
+                    Dialect::Postgres => ("BYTEA", "xid8 NOT NULL DEFAULT pg_current_xact_id()"),
+                };
+                let statement = statement.replace("{serial}", serial).replace("{blob}", blob).replace("{event_tx}", event_tx);
+                tx.execute(statement.as_str())
                     .await
                     .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
             }

@@ -1,10 +1,12 @@
 //! The schema, as numbered migrations. A migration, once released, never changes: add a new one.
 //!
 //! Every row carries its tenant. SQL is shared by SQLite and PostgreSQL; `{serial}` stands for
-//! each one's auto-increment key and `{blob}` for its byte-string type.
+//! each one's auto-increment key, `{blob}` for its byte-string type and `{event_tx}` for the
+//! column that orders stream events by transaction (see [`V4`]). A statement that starts with
+//! `{postgres}` runs on PostgreSQL only.
 
 /// Migrations in order: (version, SQL statements separated by `;`).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 const V1: &str = r#"
 CREATE TABLE tenants (
@@ -256,4 +258,15 @@ CREATE TABLE event_keys (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (channel_id, key)
 )
+"#;
+
+/// Stream events carry the transaction that wrote them. On PostgreSQL several writers commit a
+/// tenant's events at once, so sequence numbers do not follow commit order; a stream reads events
+/// in (transaction, sequence) order and only from transactions older than every one still
+/// running, so a reader never passes an event that commits later. SQLite has one writer at a
+/// time: its column is 0 and sequence order is commit order.
+const V4: &str = r#"
+ALTER TABLE events ADD COLUMN tx {event_tx};
+{postgres} CREATE INDEX events_stream ON events (tenant_id, tx, seq);
+{postgres} DROP INDEX events_tenant
 "#;

@@ -45,11 +45,10 @@ pub struct IngestReport {
 
 /// Where a transaction's stream events go.
 pub enum Events {
-    /// Inserted at once: the transaction holds its tenants' locks already, or the database
-    /// (SQLite) has one writer and takes no such locks.
+    /// Inserted at once, or with the script that makes them.
     Now,
-    /// Collected as rows of `events`, and inserted by the ingest writer just before it commits,
-    /// under its tenants' locks: the locks are then held only for that insert and the commit.
+    /// Collected as rows of `events`, and inserted in one statement by the ingest writer just
+    /// before it commits.
     Deferred(std::sync::Mutex<super::bulk::Rows>),
 }
 
@@ -96,7 +95,7 @@ impl Events {
         }
     }
 
-    /// Insert what was collected (call after taking the tenants' locks).
+    /// Insert what was collected.
     pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
         let pending = std::mem::replace(&mut *buffer.lock().unwrap(), event_rows());
