@@ -104,6 +104,20 @@ pub fn placeholders(from: usize, n: usize) -> String {
     out
 }
 
+/// `($from::text), ($from+1::text), …` for `n` keys: a `VALUES` list of one text column.
+pub fn key_rows(from: usize, n: usize) -> String {
+    let mut out = String::with_capacity(n * 12);
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("($");
+        out.push_str(&(from + i).to_string());
+        out.push_str("::text)");
+    }
+    out
+}
+
 /// Rows waiting to be inserted into one table, written with as few statements as the bind
 /// limit allows, in the order they were pushed.
 #[derive(Debug)]
@@ -303,11 +317,14 @@ impl Reads {
     }
 
     /// A query whose `{ids}` stands for a list of placeholders after the `leading` values, run
-    /// once per chunk of `ids`.
+    /// once per chunk of `ids`; a `{keys}` stands for the same as `VALUES` rows, one text key
+    /// each (`($2::text), ($3::text), …`).
     pub fn query_in(&mut self, sql: &str, leading: &[Value], ids: &[&str]) -> ReadId {
         let first = self.statements.len();
         for chunk in ids.chunks(MAX_BINDS - leading.len()) {
-            let statement = sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len()));
+            let statement = sql
+                .replace("{ids}", &placeholders(leading.len() + 1, chunk.len()))
+                .replace("{keys}", &key_rows(leading.len() + 1, chunk.len()));
             let values = leading.iter().cloned().chain(chunk.iter().map(|id| Value::from(*id))).collect();
             self.statements.push((statement, values));
         }

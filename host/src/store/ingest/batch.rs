@@ -157,25 +157,17 @@ impl Batch {
                 None => by_channel.push((s.channel, s.tenant, vec![s])),
             }
         }
+        let lookups = Lookups::of(tx.backend_name());
         let mut reads = Reads::new();
         let mut asked = Vec::new();
         for (channel, tenant, group) in &by_channel {
             let ids: Vec<&str> = distinct(group.iter().filter_map(|s| s.message_id));
             let senders: Vec<&str> = distinct(group.iter().map(|s| s.who.provider_id.as_str()));
             let phones: Vec<&str> = distinct(group.iter().filter_map(|s| s.who.phone.as_deref()));
-            let stored = (!ids.is_empty()).then(|| {
-                let sql = "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id IN ({ids})";
-                reads.query_in(sql, &[(*channel).into()], &ids)
-            });
-            let sql = "SELECT i.provider_id, i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
-                       WHERE i.channel_id = $1 AND i.provider_id IN ({ids})";
-            let identities = reads.query_in(sql, &[(*channel).into()], &senders);
-            let by_phone = (!phones.is_empty()).then(|| {
-                let sql = "SELECT id, phone, name FROM contacts WHERE tenant_id = $1 AND merged_into IS NULL AND phone IN ({ids})
-                           ORDER BY created_at, id";
-                reads.query_in(sql, &[(*tenant).into()], &phones)
-            });
-            let latest = reads.query(latest_conversations_sql(senders.len(), phones.len()), {
+            let stored = (!ids.is_empty()).then(|| reads.query_in(lookups.stored, &[(*channel).into()], &ids));
+            let identities = reads.query_in(lookups.identities, &[(*channel).into()], &senders);
+            let by_phone = (!phones.is_empty()).then(|| reads.query_in(lookups.phones, &[(*tenant).into()], &phones));
+            let latest = reads.query(lookups.latest_conversations(senders.len(), phones.len()), {
                 let mut values: Vec<Value> = vec![(*channel).into(), (*channel).into()];
                 values.extend(senders.iter().map(|s| Value::from(*s)));
                 if !phones.is_empty() {
@@ -464,24 +456,92 @@ impl Batch {
     }
 }
 
-/// The conversations on a channel (`$1`) of the contacts that `senders` identities on it (`$2`,
-/// then the senders) or `phones` (the tenant, then the phones) lead to, latest first.
-fn latest_conversations_sql(senders: usize, phones: usize) -> String {
-    use crate::store::bulk::placeholders;
-    let mut sql = format!(
-        "SELECT id, contact_id, thread, status, resolved_at FROM conversations WHERE channel_id = $1 AND contact_id IN (
-           SELECT contact_id FROM contact_identities WHERE channel_id = $2 AND provider_id IN ({})",
-        placeholders(3, senders)
-    );
-    if phones > 0 {
-        sql.push_str(&format!(
-            " UNION SELECT id FROM contacts WHERE tenant_id = ${} AND merged_into IS NULL AND phone IN ({})",
-            3 + senders,
-            placeholders(4 + senders, phones)
-        ));
+/// The prefetch's lookups by lists of keys, as each database plans them well.
+///
+/// SQLite takes `column IN (…)` beside `channel_id = $1` to the index on both. PostgreSQL, for a
+/// young table that autovacuum has not analyzed yet (it does within a minute or so), takes the
+/// channel or tenant for selective and scans every row it has, a cost that grows with each
+/// message until statistics arrive. There each key is looked up on its own, in a `LATERAL`
+/// subquery fenced off by `LIMIT` or `OFFSET 0`, which the index on both columns serves whatever
+/// the statistics say.
+struct Lookups {
+    /// Stored messages of a channel (`$1`) among provider ids `{…}`.
+    stored: &'static str,
+    /// Identities on a channel (`$1`) among provider ids, with their contact's name.
+    identities: &'static str,
+    /// A tenant's (`$1`) contacts among phone numbers, oldest first.
+    phones: &'static str,
+    postgres: bool,
+}
+
+impl Lookups {
+    fn of(backend: &str) -> Lookups {
+        if backend == "PostgreSQL" {
+            Lookups {
+                stored: "SELECT m.provider_message_id FROM (VALUES {keys}) AS v(key) CROSS JOIN LATERAL (
+                           SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id = v.key LIMIT 1) AS m",
+                identities: "SELECT i.provider_id, i.contact_id, i.name FROM (VALUES {keys}) AS v(key) CROSS JOIN LATERAL (
+                               SELECT i.provider_id, i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+                               WHERE i.channel_id = $1 AND i.provider_id = v.key LIMIT 1) AS i",
+                phones: "SELECT c.id, c.phone, c.name FROM (VALUES {keys}) AS v(key) CROSS JOIN LATERAL (
+                           SELECT id, phone, name, created_at FROM contacts WHERE tenant_id = $1 AND merged_into IS NULL AND phone = v.key
+                           OFFSET 0) AS c ORDER BY c.created_at, c.id",
+                postgres: true,
+            }
+        } else {
+            Lookups {
+                stored: "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id IN ({ids})",
+                identities: "SELECT i.provider_id, i.contact_id, c.name FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+                             WHERE i.channel_id = $1 AND i.provider_id IN ({ids})",
+                phones: "SELECT id, phone, name FROM contacts WHERE tenant_id = $1 AND merged_into IS NULL AND phone IN ({ids})
+                         ORDER BY created_at, id",
+                postgres: false,
+            }
+        }
     }
-    sql.push_str(") ORDER BY created_at DESC, id DESC");
-    sql
+
+    /// The conversations on a channel (`$1`) of the contacts that `senders` identities on it
+    /// (`$2`, then the senders) or `phones` (the tenant, then the phones) lead to, latest first.
+    fn latest_conversations(&self, senders: usize, phones: usize) -> String {
+        use crate::store::bulk::{key_rows, placeholders};
+        if !self.postgres {
+            let mut sql = format!(
+                "SELECT id, contact_id, thread, status, resolved_at FROM conversations WHERE channel_id = $1 AND contact_id IN (
+                   SELECT contact_id FROM contact_identities WHERE channel_id = $2 AND provider_id IN ({})",
+                placeholders(3, senders)
+            );
+            if phones > 0 {
+                sql.push_str(&format!(
+                    " UNION SELECT id FROM contacts WHERE tenant_id = ${} AND merged_into IS NULL AND phone IN ({})",
+                    3 + senders,
+                    placeholders(4 + senders, phones)
+                ));
+            }
+            sql.push_str(") ORDER BY created_at DESC, id DESC");
+            return sql;
+        }
+        let mut sql = format!(
+            "SELECT c.id, c.contact_id, c.thread, c.status, c.resolved_at FROM (
+               SELECT i.contact_id FROM (VALUES {}) AS v(key) CROSS JOIN LATERAL (
+                 SELECT contact_id FROM contact_identities WHERE channel_id = $2 AND provider_id = v.key LIMIT 1) AS i",
+            key_rows(3, senders)
+        );
+        if phones > 0 {
+            sql.push_str(&format!(
+                " UNION SELECT p.id FROM (VALUES {}) AS w(key) CROSS JOIN LATERAL (
+                   SELECT id FROM contacts WHERE tenant_id = ${} AND merged_into IS NULL AND phone = w.key OFFSET 0) AS p",
+                key_rows(4 + senders, phones),
+                3 + senders
+            ));
+        }
+        sql.push_str(
+            ") AS who CROSS JOIN LATERAL (
+               SELECT id, contact_id, thread, status, resolved_at, created_at FROM conversations
+               WHERE contact_id = who.contact_id AND channel_id = $1 OFFSET 0) AS c
+             ORDER BY c.created_at DESC, c.id DESC",
+        );
+        sql
+    }
 }
 
 /// The distinct items, in first-seen order.
