@@ -15,6 +15,7 @@ use crate::runtime::registry::ConnectorRegistry;
 use crate::store::outbox::{Claimed, Recorded};
 use crate::store::{Db, now_ms};
 use futures::StreamExt;
+use serde::Deserialize;
 use futures::stream::FuturesUnordered;
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,7 +210,7 @@ impl Dispatcher {
 
     async fn attempt(&self, row: &Claimed) -> Outcome {
         let problem = |code: &str, title: String| ProviderError { category: "transient".into(), code: code.into(), title, detail: None };
-        let payload: payload::Payload = match serde_json::from_value(row.payload.clone()) {
+        let payload: payload::Payload = match payload::Payload::deserialize(&row.payload) {
             Ok(p) => p,
             Err(e) => return Outcome::Fail(ProviderError { category: "rejected".into(), ..problem("bad-payload", format!("unreadable outbox payload: {e}")) }),
         };
