@@ -116,8 +116,21 @@ impl Db {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database at storage.url: {e}"))?;
         let db = Db { pool, dialect };
+        if dialect == Dialect::Postgres {
+            db.require_postgres_13().await?;
+        }
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// The event stream orders events by transaction id (`xid8`, `pg_current_xact_id`), which
+    /// PostgreSQL has had since version 13.
+    async fn require_postgres_13(&self) -> anyhow::Result<()> {
+        let version: String = sqlx::query_scalar("SHOW server_version_num").fetch_one(&self.pool).await?;
+        match version.trim().parse::<u32>() {
+            Ok(number) if number >= 130_000 => Ok(()),
+            _ => anyhow::bail!("storage.url points at PostgreSQL {version}; Switchboard needs PostgreSQL 13 or newer: upgrade the server"),
+        }
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
