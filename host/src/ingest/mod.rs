@@ -19,7 +19,7 @@ use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::bulk::is_race;
 use crate::store::{Db, Dialect, now_ms};
-use sqlx::Any;
+use sqlx::{Any, AnyConnection};
 use sqlx::pool::PoolConnection;
 use std::sync::Arc;
 use tokio::sync::mpsc::OwnedPermit;
@@ -162,8 +162,9 @@ impl Ingestor {
                         own = db.pool.acquire().await.ok();
                     }
                     let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, handoff.as_ref(), batch).await;
-                    if !healthy {
-                        own = None;
+                    if !healthy && let Some(broken) = own.take() {
+                        // Closed rather than returned to the pool: it may be mid-transaction.
+                        let _ = broken.close().await;
                     }
                 }
             };
@@ -281,13 +282,73 @@ fn only_messages(events: &[InboundEvent]) -> bool {
     events.iter().all(|e| matches!(e, InboundEvent::Message(_) | InboundEvent::Typing { .. }))
 }
 
+/// Write `jobs` in one transaction on `conn` (the writer's own connection, if it has one).
 async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
+    match db.dialect {
+        Dialect::Postgres => {
+            let mut tx = match conn {
+                Some(conn) => db.begin_write_on(conn).await?,
+                None => db.begin_write().await?,
+            };
+            let written = write_jobs(&mut tx, db.dialect, None, reopen_window_ms, handoff, jobs).await?;
+            crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
+            tx.commit().await?;
+            Ok(written)
+        }
+        // SQLite: every statement is a hand-off to the connection's thread, so the transaction
+        // is begun by the batch's first round of reads instead of a hand-off of its own, and
+        // ended by hand.
+        Dialect::Sqlite => {
+            let mut acquired: Option<PoolConnection<Any>> = None;
+            let conn: &mut AnyConnection = match conn {
+                Some(conn) => conn,
+                None => acquired.insert(db.pool.acquire().await?),
+            };
+            let result = match write_jobs(conn, db.dialect, Some("BEGIN IMMEDIATE"), reopen_window_ms, handoff, jobs).await {
+                Ok(written) => {
+                    crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
+                    sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| written)
+                }
+                Err(e) => Err(e),
+            };
+            if result.is_err()
+                && let Err(stuck) = roll_back(conn).await
+            {
+                // A connection whose transaction could not be ended must not serve anyone else.
+                if let Some(acquired) = acquired {
+                    let _ = acquired.close().await;
+                }
+                return Err(stuck);
+            }
+            result
+        }
+    }
+}
+
+/// End a failed SQLite transaction, if one is open.
+async fn roll_back(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    match sqlx::query("ROLLBACK").execute(conn).await {
+        Err(e) if !e.to_string().contains("no transaction is active") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The body of [`try_write`]: every job's writes on `tx`, whose transaction `opening` begins
+/// when given (it runs with the batch's first round of reads).
+async fn write_jobs(
+    tx: &mut AnyConnection,
+    dialect: Dialect,
+    opening: Option<&'static str>,
+    reopen_window_ms: i64,
+    handoff: Option<&Handoff>,
+    jobs: &[Job],
+) -> sqlx::Result<Written> {
     let now = now_ms();
     let mut handed = Vec::new();
     let mut unleased = false;
     // On PostgreSQL, stream events are collected and written in one insert at the end; SQLite
     // writes them with the statements that make them.
-    let stream = match db.dialect {
+    let stream = match dialect {
         Dialect::Postgres => Events::deferred(),
         Dialect::Sqlite => Events::Now,
     };
@@ -300,10 +361,6 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
             _ => None,
         })
         .collect();
-    let mut tx = match conn {
-        Some(conn) => db.begin_write_on(conn).await?,
-        None => db.begin_write().await?,
-    };
     let mut reports: Vec<Option<Done>> = jobs.iter().map(|_| None).collect();
 
     // Webhooks of messages and agents' messages: planned together, written set-based.
@@ -326,7 +383,7 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
             }));
         }
     }
-    batch.prefetch(&mut tx, &sightings, &sends).await?;
+    batch.prefetch(tx, opening, &sightings, &sends).await?;
     for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
         match (&job.work, target) {
             (Work::Events { events, .. }, Some(target)) if only_messages(events) => {
@@ -343,7 +400,7 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
             }
             (Work::Outbound(send), _) => {
                 let earlier = match &send.idempotency_key {
-                    Some(key) => idempotent_message(&mut tx, &send.tenant, key).await?,
+                    Some(key) => idempotent_message(tx, &send.tenant, key).await?,
                     None => None,
                 };
                 let done = match earlier {
@@ -381,30 +438,28 @@ async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_windo
             _ => {}
         }
     }
-    batch.flush(&mut tx, &stream).await?;
+    batch.flush(tx, &stream).await?;
 
     // Everything else (statuses, consent, reactions, calls), event by event, after them; then
     // delivery outcomes, and last the claims, which see the messages queued above.
     for ((job, target), report) in jobs.iter().zip(&targets).zip(reports.iter_mut()) {
         if let (Work::Events { events, .. }, Some(target), None) = (&job.work, target, &report) {
-            *report = Some(Done::Events(apply(&mut tx, target, events).await?));
+            *report = Some(Done::Events(apply(tx, target, events).await?));
         }
     }
     for (job, report) in jobs.iter().zip(reports.iter_mut()) {
         if let Work::Record { owner, outcomes } = &job.work {
-            outbox::record(&mut tx, &stream, owner, outcomes, now).await?;
+            outbox::record(tx, &stream, owner, outcomes, now).await?;
             *report = Some(Done::Recorded);
         }
     }
     for (job, report) in jobs.iter().zip(reports.iter_mut()) {
         if let Work::Claim { owner, limit, lease_ms } = &job.work {
-            *report = Some(Done::Claimed(outbox::claim(&mut tx, db.dialect, owner, *limit, *lease_ms, now).await?));
+            *report = Some(Done::Claimed(outbox::claim(tx, dialect, owner, *limit, *lease_ms, now).await?));
         }
     }
 
-    stream.flush(&mut tx).await?;
-    crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
-    tx.commit().await?;
+    stream.flush(tx).await?;
     let reports = reports.into_iter().map(|r| r.expect("every job was written")).collect();
     Ok(Written { reports, handed, unleased })
 }
@@ -426,5 +481,37 @@ mod tests {
             Some(_) => panic!("the conversation does not exist"),
         });
         assert_eq!(refused.await.unwrap().unwrap_err(), "no such conversation");
+    }
+
+    fn message(id: &str) -> InboundEvent {
+        use crate::domain::content::{Identity, Part, ReportedMessage};
+        InboundEvent::Message(ReportedMessage {
+            provider_message_id: id.into(),
+            outbound: false,
+            contact: Identity { provider_id: "cust-1".into(), display_name: None, phone: None },
+            timestamp_ms: None,
+            parts: vec![Part::Text { text: "hello".into() }],
+            reply_to: None,
+            segments: None,
+            extra: serde_json::json!({}),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_sqlite_batch_leaves_nothing_and_the_next_one_commits() {
+        // The SQLite writer begins and ends its transactions by hand: a batch that fails half
+        // way is rolled back, and its connection serves the next batch.
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+        let writer = Ingestor::start(db.clone(), 0, 1, None).unwrap();
+        sqlx::query("ALTER TABLE events RENAME TO events_away").execute(&db.pool).await.unwrap();
+        let failed = writer.commit("acme", "demo", "immediate", vec![message("m-1")]).await;
+        assert!(failed.is_err(), "the stream events could not be written");
+        let count = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM messages").fetch_one(&db.pool).await.unwrap() };
+        assert_eq!(count().await, 0, "nothing of the failed batch was kept");
+        sqlx::query("ALTER TABLE events_away RENAME TO events").execute(&db.pool).await.unwrap();
+        let report = writer.commit("acme", "demo", "immediate", vec![message("m-1")]).await.unwrap();
+        assert_eq!(report.messages, 1);
+        assert_eq!(count().await, 1);
     }
 }

@@ -2,7 +2,7 @@
 //! messages costs a handful of statements rather than several per message. On SQLite every
 //! statement is a hand-off to the connection's worker thread; on PostgreSQL it is a round trip.
 
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyConnection};
 
 /// The most values bound in one statement. SQLite allows 32,766 and PostgreSQL 65,535; staying
 /// well below both keeps statements small enough to prepare quickly.
@@ -70,7 +70,7 @@ fn bind<'q>(query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, val
 /// `$1, $2, …` in the order they appear, each once. PostgreSQL takes them as they are; SQLite
 /// gets anonymous `?`s, because sqlx looks up every named parameter by scanning the
 /// statement's list of names, which costs O(n²) on a multi-row insert.
-fn for_backend(tx: &Transaction<'_, Any>, sql: String) -> String {
+fn for_backend(tx: &AnyConnection, sql: String) -> String {
     if tx.backend_name() == "SQLite" { anonymous(&sql) } else { sql }
 }
 
@@ -153,7 +153,7 @@ impl Rows {
 
     /// Insert every waiting row; returns how many the database inserted (an `ON CONFLICT DO
     /// NOTHING` suffix may skip some).
-    pub async fn insert(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<u64> {
+    pub async fn insert(&self, tx: &mut AnyConnection) -> sqlx::Result<u64> {
         let mut inserted = 0;
         for (sql, values) in self.statements() {
             let sql = for_backend(tx, sql);
@@ -161,7 +161,7 @@ impl Rows {
             for value in values {
                 query = bind(query, value);
             }
-            inserted += query.execute(&mut **tx).await?.rows_affected();
+            inserted += query.execute(&mut *tx).await?.rows_affected();
         }
         Ok(inserted)
     }
@@ -243,7 +243,7 @@ impl Script {
     }
 
     /// Run every statement, in order.
-    pub async fn run(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
+    pub async fn run(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
         if self.statements.is_empty() {
             return Ok(());
         }
@@ -256,7 +256,7 @@ impl Script {
                     query = bind(query, value);
                 }
             }
-            let changed = query.execute(&mut **tx).await?.rows_affected();
+            let changed = query.execute(&mut *tx).await?.rows_affected();
             if changed != expected {
                 return Err(raced("a row of the batch"));
             }
@@ -267,7 +267,7 @@ impl Script {
             for value in values {
                 query = bind(query, value);
             }
-            if query.execute(&mut **tx).await?.rows_affected() != *rows {
+            if query.execute(&mut *tx).await?.rows_affected() != *rows {
                 return Err(raced(what));
             }
         }
@@ -280,6 +280,8 @@ impl Script {
 /// its rows with once [`fetch`](Reads::fetch) has run.
 #[derive(Default)]
 pub struct Reads {
+    /// A statement run first, in the same round (see [`Reads::open_with`]).
+    opening: Option<&'static str>,
     statements: Vec<(String, Vec<Value>)>,
     /// Statement ranges, by query.
     queries: Vec<std::ops::Range<usize>>,
@@ -332,12 +334,23 @@ impl Reads {
         ReadId(self.queries.len() - 1)
     }
 
+    /// Run `statement` (one that returns no rows, such as `BEGIN IMMEDIATE`) before the
+    /// queries, in the same round.
+    pub fn open_with(&mut self, statement: &'static str) {
+        self.opening = Some(statement);
+    }
+
     /// Run every query.
-    pub async fn fetch(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<ReadRows> {
+    pub async fn fetch(self, tx: &mut AnyConnection) -> sqlx::Result<ReadRows> {
         use futures::TryStreamExt;
-        let mut by_statement: Vec<Vec<sqlx::any::AnyRow>> = Vec::with_capacity(self.statements.len());
-        if tx.backend_name() == "SQLite" && !self.statements.is_empty() {
-            let sql = self.statements.iter().map(|(sql, _)| anonymous(sql)).collect::<Vec<_>>().join(";\n");
+        let mut by_statement: Vec<Vec<sqlx::any::AnyRow>> = Vec::with_capacity(self.statements.len() + 1);
+        if self.statements.is_empty() || tx.backend_name() != "SQLite" {
+            if let Some(statement) = self.opening {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+        } else {
+            let sql = self.opening.into_iter().map(str::to_string).chain(self.statements.iter().map(|(sql, _)| anonymous(sql)));
+            let sql = sql.collect::<Vec<_>>().join(";\n");
             let mut query = sqlx::query(&sql);
             for (_, values) in &self.statements {
                 for value in values {
@@ -349,7 +362,7 @@ impl Reads {
             // sqlx 0.8 runs a multi-statement string with parameters on SQLite and means to drop
             // it (launchbadge/sqlx#3108); without it, the loop below serves SQLite too.
             #[allow(deprecated)]
-            let mut stream = query.fetch_many(&mut **tx);
+            let mut stream = query.fetch_many(&mut *tx);
             while let Some(item) = stream.try_next().await? {
                 match item {
                     sqlx::Either::Right(row) => current.push(row),
@@ -357,16 +370,21 @@ impl Reads {
                 }
             }
             drop(stream);
+            if self.opening.is_some() && !by_statement.is_empty() {
+                by_statement.remove(0);
+            }
             if by_statement.len() != self.statements.len() {
                 return Err(sqlx::Error::Protocol(format!("{} statements gave {} results", self.statements.len(), by_statement.len())));
             }
-        } else {
+            return Ok(ReadRows { by_statement, queries: self.queries });
+        }
+        {
             for (sql, values) in &self.statements {
                 let mut query = sqlx::query(sql);
                 for value in values {
                     query = bind(query, value);
                 }
-                by_statement.push(query.fetch_all(&mut **tx).await?);
+                by_statement.push(query.fetch_all(&mut *tx).await?);
             }
         }
         Ok(ReadRows { by_statement, queries: self.queries })

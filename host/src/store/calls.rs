@@ -104,14 +104,14 @@ impl crate::runtime::CallRouter for DbCallRouter {
 }
 
 /// A call ended: free its agent.
-pub async fn end(tx: &mut sqlx::Transaction<'_, sqlx::Any>, call_id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn end(tx: &mut sqlx::AnyConnection, call_id: &str, now: i64) -> sqlx::Result<()> {
     let agent: Option<Option<String>> = sqlx::query_scalar("SELECT agent_id FROM call_sessions WHERE call_id = $1 AND state <> 'ended'")
         .bind(call_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
-    sqlx::query("UPDATE call_sessions SET state = 'ended', updated_at = $1 WHERE call_id = $2").bind(now).bind(call_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE call_sessions SET state = 'ended', updated_at = $1 WHERE call_id = $2").bind(now).bind(call_id).execute(&mut *tx).await?;
     if let Some(Some(agent)) = agent {
-        sqlx::query("UPDATE users SET last_call_ended_at = $1 WHERE id = $2").bind(now).bind(agent).execute(&mut **tx).await?;
+        sqlx::query("UPDATE users SET last_call_ended_at = $1 WHERE id = $2").bind(now).bind(agent).execute(&mut *tx).await?;
     }
     Ok(())
 }

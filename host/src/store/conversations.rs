@@ -399,11 +399,11 @@ pub struct NewOutbound {
 }
 
 /// The message an earlier send with this `Idempotency-Key` queued, if any.
-pub async fn idempotent_message(tx: &mut sqlx::Transaction<'_, sqlx::Any>, tenant: &str, key: &str) -> sqlx::Result<Option<String>> {
+pub async fn idempotent_message(tx: &mut sqlx::AnyConnection, tenant: &str, key: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
         .bind(tenant)
         .bind(key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
 }
 

@@ -28,7 +28,7 @@ pub struct Claimed {
 
 /// Claim up to `limit` due rows for `owner` until `lease_ms` from `now`, in the caller's
 /// transaction (the ingest writer's).
-pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, owner: &str, limit: i64, lease_ms: i64, now: i64) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim(tx: &mut sqlx::AnyConnection, dialect: Dialect, owner: &str, limit: i64, lease_ms: i64, now: i64) -> sqlx::Result<Vec<Claimed>> {
     let pick = format!(
         "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}{}",
         dialect.skip_locked()
@@ -40,7 +40,7 @@ pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, 
     .bind(owner)
     .bind(now + lease_ms)
     .bind(now)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(rows
         .iter()
@@ -59,7 +59,7 @@ pub async fn claim(tx: &mut sqlx::Transaction<'_, sqlx::Any>, dialect: Dialect, 
 /// `current` holds each message's status and conversation; a message whose status report came
 /// before the receipt (in `early`) gets that report applied too, one by one.
 async fn delivered(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     events: &Events,
     rows: &[(&Claimed, &str, Option<u32>)],
     current: &HashMap<String, (String, String)>,
@@ -101,7 +101,7 @@ async fn delivered(
 
 /// A delivered message whose status report arrived first: apply `queued`, then the report.
 async fn delivered_before_report(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     events: &Events,
     row: &Claimed,
     provider_id: &str,
@@ -113,13 +113,13 @@ async fn delivered_before_report(
         .bind(segments.map(i64::from))
         .bind(now)
         .bind(&row.message_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     apply_status(tx, events, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
     let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
         .bind(&row.channel_id)
         .bind(provider_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     if let Some(early) = early {
         let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
@@ -128,42 +128,42 @@ async fn delivered_before_report(
         sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
             .bind(&row.channel_id)
             .bind(provider_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
 }
 
 /// A temporary failure: try again at `next_attempt_at`.
-async fn retry_later(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError, now: i64) -> sqlx::Result<()> {
+async fn retry_later(tx: &mut sqlx::AnyConnection, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3",
     )
     .bind(next_attempt_at)
     .bind(&row.message_id)
     .bind(owner)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     // Show the last error while the message waits, without changing its state.
     sqlx::query("UPDATE messages SET error = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(error).unwrap())
         .bind(now)
         .bind(&row.message_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 /// A permanent failure: the message fails with the provider's reason and leaves the outbox.
-async fn failed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, row: &Claimed, error: &ProviderError, now: i64) -> sqlx::Result<()> {
-    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut **tx).await?;
+async fn failed(tx: &mut sqlx::AnyConnection, events: &Events, row: &Claimed, error: &ProviderError, now: i64) -> sqlx::Result<()> {
+    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut *tx).await?;
     let conversation: String = found.get("conversation_id");
     let contact: String = found.get("contact_id");
     sqlx::query("UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(error).unwrap())
         .bind(now)
         .bind(&row.message_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     apply_provider_error(tx, &row.tenant, &row.channel_id, &conversation, &contact, error, now).await?;
     let data = serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error });
@@ -194,7 +194,7 @@ pub enum Recorded {
 /// Record the outcomes of a claimed batch in the caller's transaction (the ingest writer's, so
 /// one commit serves the whole batch); stream events go to `events`. Rows whose lease this host
 /// lost (another host took them when it expired) are left to that host, which records them.
-pub async fn record(tx: &mut sqlx::Transaction<'_, sqlx::Any>, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
+pub async fn record(tx: &mut sqlx::AnyConnection, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
     let finished: Vec<&str> =
         outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.as_str()).collect();
     let accepted: Vec<(&Claimed, &str, Option<u32>)> = outcomes

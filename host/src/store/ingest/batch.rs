@@ -15,7 +15,7 @@ use crate::domain::delivery::DeliveryState;
 use crate::store::bulk::{Reads, Rows, Script, Value};
 use crate::store::conversations::{NewOutbound, SEND_CONTEXTS_SQL, SendContext, send_context_of};
 use crate::store::new_id;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What became of a message added to a batch.
@@ -149,7 +149,7 @@ impl Batch {
     /// Read what the store knows about these sightings of customers (and their messages), and
     /// what agents' sends into the conversations `sends` need: one round of [`Reads`] for the
     /// whole batch.
-    pub async fn prefetch(&mut self, tx: &mut Transaction<'_, Any>, sightings: &[Sighting<'_>], sends: &[&str]) -> sqlx::Result<()> {
+    pub async fn prefetch(&mut self, tx: &mut AnyConnection, opening: Option<&'static str>, sightings: &[Sighting<'_>], sends: &[&str]) -> sqlx::Result<()> {
         let mut by_channel: Vec<(&str, &str, Vec<&Sighting<'_>>)> = Vec::new();
         for s in sightings {
             match by_channel.iter_mut().find(|(channel, _, _)| *channel == s.channel) {
@@ -159,6 +159,9 @@ impl Batch {
         }
         let lookups = Lookups::of(tx.backend_name());
         let mut reads = Reads::new();
+        if let Some(statement) = opening {
+            reads.open_with(statement);
+        }
         let mut asked = Vec::new();
         for (channel, tenant, group) in &by_channel {
             let ids: Vec<&str> = distinct(group.iter().filter_map(|s| s.message_id));
@@ -315,7 +318,7 @@ impl Batch {
 
     /// Write everything planned, in the order the foreign keys need, as one [`Script`]; stream
     /// events go to `events`.
-    pub async fn flush(self, tx: &mut Transaction<'_, Any>, events: &Events) -> sqlx::Result<()> {
+    pub async fn flush(self, tx: &mut AnyConnection, events: &Events) -> sqlx::Result<()> {
         let now = self.now;
         let mut script = Script::new();
         script.insert(&self.contacts, "a contact");

@@ -9,7 +9,7 @@ pub mod batch;
 use crate::domain::content::{ConsentAction, Identity, InboundEvent, ProviderError, ReportedMessage, ReportedStatus};
 use crate::domain::delivery::DeliveryState;
 use batch::{Added, Batch, Sighting};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 /// Where a batch of events is written.
 pub struct IngestTarget<'a> {
@@ -59,12 +59,12 @@ impl Events {
     }
 
     /// Record one event.
-    pub async fn emit(&self, tx: &mut Transaction<'_, Any>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+    pub async fn emit(&self, tx: &mut AnyConnection, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
         self.emit_all(tx, vec![(tenant.to_string(), kind.to_string(), data.to_string())], now).await
     }
 
     /// Record events given as (tenant, kind, JSON data).
-    pub async fn emit_all(&self, tx: &mut Transaction<'_, Any>, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
+    pub async fn emit_all(&self, tx: &mut AnyConnection, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
             Events::Now => {
                 let mut rows = event_rows();
@@ -80,7 +80,7 @@ impl Events {
 
     /// Run `script` and record `events` (tenant, kind, JSON data): inserted by the script itself
     /// unless they are deferred.
-    pub async fn run_with(&self, tx: &mut Transaction<'_, Any>, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
+    pub async fn run_with(&self, tx: &mut AnyConnection, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
             Events::Now => {
                 let mut rows = event_rows();
@@ -96,7 +96,7 @@ impl Events {
     }
 
     /// Insert what was collected.
-    pub async fn flush(&self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
+    pub async fn flush(&self, tx: &mut AnyConnection) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
         let pending = std::mem::replace(&mut *buffer.lock().unwrap(), event_rows());
         pending.insert(tx).await.map(|_| ())
@@ -116,13 +116,13 @@ fn push_events(rows: &mut super::bulk::Rows, events: Vec<(String, String, String
 }
 
 /// Record one stream event for the tenant's agents.
-pub async fn publish(tx: &mut Transaction<'_, Any>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+pub async fn publish(tx: &mut AnyConnection, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
     Events::Now.emit(tx, tenant, kind, data, now).await
 }
 
 /// Add an item to a contact's cross-channel timeline.
 pub async fn timeline(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     tenant: &str,
     contact: &str,
     conversation: Option<&str>,
@@ -137,15 +137,15 @@ pub async fn timeline(
         .bind(kind)
         .bind(data.to_string())
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 /// The contact behind an identity on a channel, created if new (see [`Batch::contact_for`]).
-pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
+pub async fn resolve_contact(tx: &mut AnyConnection, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::contact(t, who)], &[]).await?;
+    batch.prefetch(tx, None, &[Sighting::contact(t, who)], &[]).await?;
     let contact = batch.contact_for(t, who);
     batch.flush(tx, t.events).await?;
     Ok(contact)
@@ -153,9 +153,9 @@ pub async fn resolve_contact(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>
 
 /// Store one message on its own (a voicemail, a comment); webhooks full of messages are
 /// written a whole batch at a time by the ingest writer.
-async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
+async fn store_message(tx: &mut AnyConnection, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::message(t, m)], &[]).await?;
+    batch.prefetch(tx, None, &[Sighting::message(t, m)], &[]).await?;
     match batch.add_message(t, m) {
         Added::New => report.messages += 1,
         Added::Duplicate => report.duplicates += 1,
@@ -166,7 +166,7 @@ async fn store_message(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, m: &
 /// Apply a delivery report to the message with this provider id, or keep it until the message
 /// is known. Returns true when a stored message changed.
 pub async fn apply_status(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     events: &Events,
     tenant: &str,
     channel: &str,
@@ -178,14 +178,14 @@ pub async fn apply_status(
     let row = sqlx::query("SELECT id, status, conversation_id, contact_id FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
         .bind(channel)
         .bind(provider_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     let Some(row) = row else {
         // The report came before the message (or before the send's receipt): keep the furthest.
         let early: Option<String> = sqlx::query_scalar("SELECT status FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
             .bind(channel)
             .bind(provider_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         let current = early.as_deref().and_then(DeliveryState::parse).unwrap_or(DeliveryState::Pending);
         if let Some(next) = current.advance(reported) {
@@ -199,7 +199,7 @@ pub async fn apply_status(
             .bind(next.as_str())
             .bind(error.map(|e| serde_json::to_string(e).unwrap()))
             .bind(now)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         return Ok(None);
@@ -214,7 +214,7 @@ pub async fn apply_status(
         .bind(error.map(|e| serde_json::to_string(e).unwrap()))
         .bind(now)
         .bind(&id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     if let Some(e) = error {
         apply_provider_error(tx, tenant, channel, &conversation, &contact, e, now).await?;
@@ -233,7 +233,7 @@ pub async fn apply_status(
 /// What a provider's error on a message means beyond the message: a closed reply window closes
 /// the conversation's window, and an opted-out recipient is recorded as opted out.
 pub async fn apply_provider_error(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     tenant: &str,
     channel: &str,
     conversation: &str,
@@ -245,7 +245,7 @@ pub async fn apply_provider_error(
         sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(conversation)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     if error.category == "opted_out" {
@@ -256,7 +256,7 @@ pub async fn apply_provider_error(
 
 /// Record a consent change for a contact on a channel.
 pub async fn record_consent(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     tenant: &str,
     channel: &str,
     contact: &str,
@@ -274,13 +274,13 @@ pub async fn record_consent(
     .bind(status)
     .bind(keyword)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     timeline(tx, tenant, contact, None, "consent", &serde_json::json!({ "channel_id": channel, "status": status, "keyword": keyword }), now).await
 }
 
 /// Write a batch of events from one webhook.
-pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: &[InboundEvent]) -> sqlx::Result<IngestReport> {
+pub async fn apply(tx: &mut AnyConnection, t: &IngestTarget<'_>, events: &[InboundEvent]) -> sqlx::Result<IngestReport> {
     let mut report = IngestReport::default();
     for event in events {
         match event {
@@ -341,12 +341,12 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, t: &IngestTarget<'_>, events: 
 }
 
 /// Remember that an event with this key was stored; false when it already was (a redelivery).
-pub async fn claim_event_key(tx: &mut Transaction<'_, Any>, channel: &str, key: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn claim_event_key(tx: &mut AnyConnection, channel: &str, key: &str, now: i64) -> sqlx::Result<bool> {
     let inserted = sqlx::query("INSERT INTO event_keys (channel_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT (channel_id, key) DO NOTHING")
         .bind(channel)
         .bind(key)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(inserted.rows_affected() > 0)
 }
@@ -355,7 +355,7 @@ pub async fn claim_event_key(tx: &mut Transaction<'_, Any>, channel: &str, key: 
 const CALL_OVER: &[&str] = &["completed", "busy", "no-answer", "failed", "canceled"];
 
 async fn store_call_event(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     t: &IngestTarget<'_>,
     call_id: &str,
     contact: &Identity,
@@ -370,14 +370,14 @@ async fn store_call_event(
         return Ok(());
     }
     let mut batch = Batch::new(t.now_ms);
-    batch.prefetch(tx, &[Sighting::contact(t, contact)], &[]).await?;
+    batch.prefetch(tx, None, &[Sighting::contact(t, contact)], &[]).await?;
     let contact_id = batch.contact_for(t, contact);
     // A call placed from a conversation joins it; any other call is the caller's voice conversation.
     let referenced: Option<String> = match reference {
         Some(r) => sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2")
             .bind(r)
             .bind(t.tenant)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?,
         None => None,
     };
@@ -389,7 +389,7 @@ async fn store_call_event(
     let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference, "conversation_id": conversation });
     timeline(tx, t.tenant, &contact_id, Some(&conversation), "call", &data, t.now_ms).await?;
     t.events.emit(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
-    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2").bind(t.now_ms).bind(&conversation).execute(&mut **tx).await?;
+    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2").bind(t.now_ms).bind(&conversation).execute(&mut *tx).await?;
     if let Some(status) = update.get("status").and_then(|s| s.as_str())
         && CALL_OVER.contains(&status)
     {
