@@ -61,7 +61,7 @@ async fn bare_hyper(n: u64, concurrency: usize) -> LoadResult {
 /// The shipped binary, as a child process on `storage`, with one WhatsApp channel `wa` (tenant
 /// `bench`) whose Graph API is `graph_url`: the host that B2–B4 measure.
 struct HostProcess {
-    child: Child,
+    child: Reaped,
     base: String,
     db: Db,
 }
@@ -74,18 +74,33 @@ impl HostProcess {
             "[delivery]\npoll_interval_ms = 20\n[[channels]]\nid = \"wa\"\ntenant = \"bench\"\nconnector = \"whatsapp\"\nallow_private_egress = true\n[channels.settings]\n{settings}"
         );
         let config = write_config(dir, port, storage, &channel);
-        let mut child = spawn_host(&config);
+        let child = spawn_host(&config);
         if wait_ready(port, Duration::from_secs(60)).await.is_none() {
-            let _ = child.kill();
             anyhow::bail!("the host did not become ready; run it by hand with --config {}", config.display());
         }
         let db = Db::connect(storage).await?;
         Ok(HostProcess { child, base: format!("http://127.0.0.1:{port}"), db })
     }
 
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) {
+        drop(self.child);
+    }
+}
+
+/// A child process killed and reaped when dropped, so that no path out of a benchmark, an error
+/// included, leaves a host running.
+struct Reaped(Child);
+
+impl Reaped {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -161,14 +176,15 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn spawn_host(config: &std::path::Path) -> Child {
-    Command::new(workspace().join("target/release/switchboard"))
+fn spawn_host(config: &std::path::Path) -> Reaped {
+    let child = Command::new(workspace().join("target/release/switchboard"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("build the release binary first: cargo build --release -p switchboard")
+        .expect("build the release binary first: cargo build --release -p switchboard");
+    Reaped(child)
 }
 
 async fn wait_ready(port: u16, deadline: Duration) -> Option<Duration> {
@@ -236,7 +252,7 @@ async fn memory(n: u64, concurrency: usize) -> anyhow::Result<(f64, f64)> {
     }
     let port = free_port();
     let config = write_config(dir.path(), port, &db_url, "");
-    let mut child = spawn_host(&config);
+    let child = spawn_host(&config);
     wait_ready(port, Duration::from_secs(60)).await.ok_or_else(|| anyhow::anyhow!("the B5 host did not start"))?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_mib(child.id());
@@ -262,8 +278,7 @@ async fn memory(n: u64, concurrency: usize) -> anyhow::Result<(f64, f64)> {
     .await;
     sampler.abort();
     let loaded = *peak.lock().unwrap();
-    child.kill()?;
-    child.wait()?;
+    drop(child);
     Ok((idle, loaded))
 }
 
@@ -275,11 +290,10 @@ async fn cold_start() -> anyhow::Result<f64> {
         let port = free_port();
         let config = write_config(dir.path(), port, &format!("sqlite://{}", dir.path().join("b6.db").display()), "");
         let started = Instant::now();
-        let mut child = spawn_host(&config);
+        let child = spawn_host(&config);
         wait_ready(port, Duration::from_secs(60)).await.ok_or_else(|| anyhow::anyhow!("the B6 host did not start"))?;
         let took = started.elapsed();
-        child.kill()?;
-        child.wait()?;
+        drop(child);
         // The first run warms the cache and creates the database.
         if run > 0 {
             times.push(took.as_secs_f64() * 1000.0);
@@ -386,7 +400,7 @@ async fn main() -> anyhow::Result<()> {
     rows.push(row("B6", "start to ready, warm cache (median of 5)".into(), start_ms, "ms", None, "≤ 300 ms", Some(start_ms <= 300.0)));
     }
 
-    println!("\n{:<4} {:>12} {:<12} {:>12} {:>8} {:<18} {:<5} {}", "id", "figure", "unit", "baseline", "ratio", "target", "met", "what");
+    println!("\n{:<4} {:>12} {:<12} {:>12} {:>8} {:<18} {:<5} what", "id", "figure", "unit", "baseline", "ratio", "target", "met");
     for r in &rows {
         println!(
             "{:<4} {:>12.1} {:<12} {:>12} {:>8} {:<18} {:<5} {}",

@@ -198,10 +198,8 @@ impl Dispatcher {
                     });
                     let _ = crate::store::channels::set_health(&self.db, &row.channel_id, Some(&problem)).await;
                 }
-                Recorded::Delivered { .. } => {
-                    if self.unhealthy.lock().unwrap().remove(&row.channel_id) {
-                        let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
-                    }
+                Recorded::Delivered { .. } if self.unhealthy.lock().unwrap().remove(&row.channel_id) => {
+                    let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
                 }
                 _ => {}
             }

@@ -86,16 +86,14 @@ pub fn check_send(kind: &SendKind, rules: &ChannelRules, facts: &ConversationFac
                 });
             }
         }
-        SendKind::Media { kind } => {
-            if !rules.attachment_kinds.iter().any(|k| k == kind) {
-                return Err(Refusal {
-                    code: "unsupported_media",
-                    message: format!(
-                        "this channel does not send {kind} media (it sends: {})",
-                        if rules.attachment_kinds.is_empty() { "none".to_string() } else { rules.attachment_kinds.join(", ") }
-                    ),
-                });
-            }
+        SendKind::Media { kind } if !rules.attachment_kinds.iter().any(|k| k == kind) => {
+            return Err(Refusal {
+                code: "unsupported_media",
+                message: format!(
+                    "this channel does not send {kind} media (it sends: {})",
+                    if rules.attachment_kinds.is_empty() { "none".to_string() } else { rules.attachment_kinds.join(", ") }
+                ),
+            });
         }
         SendKind::Template if !rules.templates => {
             return Err(Refusal { code: "templates_unsupported", message: "this channel has no templates: send text".into() });

@@ -71,7 +71,7 @@ pub struct Queued {
 /// What one job wrote.
 enum Done {
     Events(IngestReport),
-    Outbound(Result<Queued, Box<dyn std::any::Any + Send>>),
+    Outbound(Box<Result<Queued, Box<dyn std::any::Any + Send>>>),
     Claimed(Vec<Claimed>),
     Recorded,
 }
@@ -209,7 +209,7 @@ impl Ingestor {
         let plan: Plan = Box::new(move |context| plan(context).map_err(|e| Box::new(e) as Box<dyn std::any::Any + Send>));
         let job = OutboundJob { tenant: tenant.into(), conversation: conversation.into(), idempotency_key, plan };
         let Done::Outbound(done) = self.submit(Work::Outbound(job)).await? else { unreachable!("outbound jobs report outbound") };
-        match done {
+        match *done {
             Ok(queued) => Ok(Ok(queued)),
             Err(refusal) if refusal.is::<PlanPanicked>() => Err(IngestError("planning the message failed; nothing was queued".into())),
             Err(refusal) => Ok(Err(*refusal.downcast::<E>().expect("a plan's error is of its own type"))),
@@ -433,7 +433,7 @@ async fn write_jobs(
                         })
                     }
                 };
-                *report = Some(Done::Outbound(done));
+                *report = Some(Done::Outbound(Box::new(done)));
             }
             _ => {}
         }

@@ -25,10 +25,13 @@ pub trait StateStore: Send + Sync {
     async fn delete(&self, tenant: &str, channel: &str, key: &str) -> anyhow::Result<()>;
 }
 
+/// Each (tenant, channel)'s keys and values.
+type StateMap = HashMap<(String, String), HashMap<String, Vec<u8>>>;
+
 /// An in-memory [`StateStore`], for validation, inspection and tests.
 #[derive(Default)]
 pub struct MemoryStateStore {
-    values: std::sync::Mutex<HashMap<(String, String), HashMap<String, Vec<u8>>>>,
+    values: std::sync::Mutex<StateMap>,
 }
 
 #[async_trait::async_trait]

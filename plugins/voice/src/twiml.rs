@@ -99,6 +99,6 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Gather><Say>Hello</Say></Gather></Response>"
         );
         assert_eq!(response(vec![Verb::empty("Hangup")]), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>");
-        assert_eq!(response(vec![Verb::text("Say", "a < b & \"c\"")]).contains("a &lt; b &amp; &quot;c&quot;"), true);
+        assert!(response(vec![Verb::text("Say", "a < b & \"c\"")]).contains("a &lt; b &amp; &quot;c&quot;"));
     }
 }
