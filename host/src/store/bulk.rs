@@ -93,27 +93,24 @@ fn anonymous(sql: &str) -> String {
 
 /// `$from, $from+1, …` for `n` placeholders.
 pub fn placeholders(from: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 5);
-    for i in 0..n {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('$');
-        out.push_str(&(from + i).to_string());
-    }
-    out
+    numbered(from, n, "$", "")
 }
 
 /// `($from::text), ($from+1::text), …` for `n` keys: a `VALUES` list of one text column.
 pub fn key_rows(from: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 12);
+    numbered(from, n, "($", "::text)")
+}
+
+/// `n` parameter numbers from `from`, each between `before` and `after`, joined by commas.
+fn numbered(from: usize, n: usize, before: &str, after: &str) -> String {
+    let mut out = String::with_capacity(n * (before.len() + after.len() + 6));
     for i in 0..n {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str("($");
+        out.push_str(before);
         out.push_str(&(from + i).to_string());
-        out.push_str("::text)");
+        out.push_str(after);
     }
     out
 }
