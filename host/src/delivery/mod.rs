@@ -5,18 +5,17 @@ pub mod media;
 pub mod payload;
 
 use crate::channels::ChannelDirectory;
-use crate::config::DeliveryConfig;
+use crate::config::{DeliveryConfig, defaults};
 use crate::domain::backoff::retry_delay_ms;
 use crate::domain::content::ProviderError;
-use crate::config::defaults;
 use crate::ingest::{Handoff, Ingestor, translate};
 use crate::runtime::bindings::v0_1::switchboard::connector::types as wit;
 use crate::runtime::registry::ConnectorRegistry;
 use crate::store::outbox::{Claimed, Recorded};
 use crate::store::{Db, now_ms};
 use futures::StreamExt;
-use serde::Deserialize;
 use futures::stream::FuturesUnordered;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -198,8 +197,11 @@ impl Dispatcher {
                     });
                     let _ = crate::store::channels::set_health(&self.db, &row.channel_id, Some(&problem)).await;
                 }
-                Recorded::Delivered { .. } if self.unhealthy.lock().unwrap().remove(&row.channel_id) => {
-                    let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
+                Recorded::Delivered { .. } => {
+                    let recovered = self.unhealthy.lock().unwrap().remove(&row.channel_id);
+                    if recovered {
+                        let _ = crate::store::channels::set_health(&self.db, &row.channel_id, None).await;
+                    }
                 }
                 _ => {}
             }
