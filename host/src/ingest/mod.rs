@@ -144,7 +144,7 @@ impl Ingestor {
             let writer = async move {
                 // The writer's own connection, kept between batches (and replaced after a
                 // failure): its page cache holds what the last batches wrote.
-                let mut own: Option<PoolConnection<Any>> = None;
+                let mut own: Option<AnyConnection> = None;
                 loop {
                     let batch = {
                         let mut rx = receiver.lock().await;
@@ -159,12 +159,17 @@ impl Ingestor {
                         batch
                     };
                     if own.is_none() {
-                        own = db.pool.acquire().await.ok();
+                        own = match db.open_connection().await {
+                            Ok(conn) => Some(conn),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the ingest writer could not open its connection; using the pool's");
+                                None
+                            }
+                        };
                     }
                     let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, handoff.as_ref(), batch).await;
                     if !healthy && let Some(broken) = own.take() {
-                        // Closed rather than returned to the pool: it may be mid-transaction.
-                        let _ = broken.close().await;
+                        let _ = sqlx::Connection::close(broken).await;
                     }
                 }
             };
@@ -236,7 +241,7 @@ const SOLO_RETRIES: usize = 2;
 
 /// Write a batch on `conn` (the writer's own connection, if it has one); false when a write
 /// failed for another reason than a lost race, so the writer takes a fresh connection.
-async fn write_batch(db: &Db, mut conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, handoff: Option<&Handoff>, batch: Vec<Job>) -> bool {
+async fn write_batch(db: &Db, mut conn: Option<&mut AnyConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, batch: Vec<Job>) -> bool {
     if batch.len() > 1 {
         let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, &batch).await;
         // Two writers that plan the same new customer at once: the loser tries again and finds
@@ -283,7 +288,7 @@ fn only_messages(events: &[InboundEvent]) -> bool {
 }
 
 /// Write `jobs` in one transaction on `conn` (the writer's own connection, if it has one).
-async fn try_write(db: &Db, conn: Option<&mut PoolConnection<Any>>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
+async fn try_write(db: &Db, conn: Option<&mut AnyConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
     match db.dialect {
         Dialect::Postgres => {
             let mut tx = match conn {

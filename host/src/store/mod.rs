@@ -47,6 +47,18 @@ pub struct Db {
     pub dialect: Dialect,
 }
 
+/// Set up a new connection. On SQLite, WAL lets readers work beside the writer, and FULL makes
+/// every commit durable before it returns, which is what lets a webhook be acknowledged.
+async fn configure(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> sqlx::Result<()> {
+    if dialect == Dialect::Sqlite {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = FULL").await?;
+        conn.execute("PRAGMA busy_timeout = 10000").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+    }
+    Ok(())
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -70,12 +82,22 @@ impl Db {
 
     /// [`begin_write`](Self::begin_write) on a connection the caller holds (the ingest writers
     /// keep one each, so SQLite's page cache stays warm with the pages they last wrote).
-    pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::pool::PoolConnection<sqlx::Any>) -> sqlx::Result<sqlx::Transaction<'c, sqlx::Any>> {
+    pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> sqlx::Result<sqlx::Transaction<'c, sqlx::Any>> {
         use sqlx::Connection;
         match self.dialect {
-            Dialect::Sqlite => sqlx::Transaction::begin(&mut **conn, Some("BEGIN IMMEDIATE".into())).await,
+            Dialect::Sqlite => sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into())).await,
             Dialect::Postgres => conn.begin().await,
         }
+    }
+
+    /// A connection of its own for a long-lived task, set up as the pool's are but outside it,
+    /// opened in the caller's runtime (a PostgreSQL socket is served by the runtime that opened
+    /// it, and the ingest writers run on runtimes of their own).
+    pub async fn open_connection(&self) -> sqlx::Result<sqlx::AnyConnection> {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect_with(&self.pool.connect_options()).await?;
+        configure(&mut conn, self.dialect).await?;
+        Ok(conn)
     }
 
     /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.
@@ -99,19 +121,7 @@ impl Db {
                 Dialect::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        // WAL lets readers work beside the writer; FULL makes every commit durable
-                        // before it returns, which is what lets a webhook be acknowledged.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
+            .after_connect(move |conn, _| Box::pin(configure(conn, dialect)))
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database at storage.url: {e}"))?;
