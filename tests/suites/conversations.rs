@@ -65,6 +65,14 @@ async fn only_conversation(host: &TestHost, token: &str) -> Value {
     items[0].clone()
 }
 
+/// An agent's token for tenant acme, and the conversation a first customer message opened.
+async fn agent_in_a_conversation(host: &TestHost) -> (String, String) {
+    let (_, token) = token(host, "acme", "agent").await;
+    post_events(host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
+    let cid = only_conversation(host, &token).await["id"].as_str().unwrap().to_string();
+    (token, cid)
+}
+
 async fn duplicate_and_concurrent_webhooks_store_each_message_once(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;
@@ -238,9 +246,7 @@ async fn transient_failures_are_retried_and_permanent_ones_keep_the_reason(backe
     })
     .await;
     let (host, _dir) = host_on(backend, &provider).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
 
     let (status, sent) = host.api_send("POST", &token, &format!("/v1/conversations/{cid}/messages"), &json!({ "text": "hi" })).await;
     assert_eq!(status, 202);
@@ -282,9 +288,7 @@ on_both!(transient_failures_are_retried_and_permanent_ones_keep_the_reason);
 async fn deliveries_reuse_provider_connections() {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(Backend::Sqlite, &provider).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
     for n in 1..=8 {
         let (status, sent) = host.api_send("POST", &token, &format!("/v1/conversations/{cid}/messages"), &json!({ "text": format!("reply {n}") })).await;
         assert_eq!(status, 202);
@@ -307,9 +311,7 @@ async fn deliveries_reuse_provider_connections() {
 async fn idempotency_key_queues_once(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
     let mut answers = Vec::new();
     for _ in 0..3 {
         let response = host
@@ -345,9 +347,7 @@ async fn refused_sends_do_not_stop_the_others_in_their_commit(backend: Backend) 
     // nothing and the others are queued, each once.
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
     let path = format!("/v1/conversations/{cid}/messages");
     let sends = (0..24).map(|i| {
         let (host, token, path) = (&host, &token, &path);
@@ -392,9 +392,7 @@ async fn sends_beyond_the_dispatchers_intake_wait_in_the_outbox_and_are_claimed(
     let mut config = config_for(backend, dir.path(), &provider).await;
     config.delivery.concurrency = 1;
     let host = TestHost::start(config).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
     let path = format!("/v1/conversations/{cid}/messages");
     let sends = (0..30).map(|i| {
         let (host, token, path) = (&host, &token, &path);
@@ -456,9 +454,7 @@ on_both!(tenants_are_isolated);
 async fn bad_requests_get_clear_4xx_and_write_nothing(backend: Backend) {
     let provider = accepting_provider().await;
     let (host, _dir) = host_on(backend, &provider).await;
-    let (_, token) = token(&host, "acme", "agent").await;
-    post_events(&host, "demo", json!([inbound("m-1", "cust-1", "hello")])).await;
-    let cid = only_conversation(&host, &token).await["id"].as_str().unwrap().to_string();
+    let (token, cid) = agent_in_a_conversation(&host).await;
     let path = format!("/v1/conversations/{cid}/messages");
 
     let response = host.client.post(format!("{}{path}", host.base)).bearer_auth(&token).header("content-type", "application/json").body("{not json").send().await.unwrap();
