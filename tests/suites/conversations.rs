@@ -577,6 +577,17 @@ async fn event_stream_resumes_without_gaps_or_repeats(backend: Backend) {
     assert_eq!(live[0].1["parts"][0]["text"], "f");
     let ids: Vec<i64> = first.iter().chain(resumed.iter()).chain(live.iter()).map(|(id, _)| id.parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+
+    // An id that is not a number, or not one of this tenant's events, is refused with the reason.
+    let (_, globex) = switchboard_tests::token(&host, "globex", "agent").await;
+    post_events(&host, "other", json!([inbound("g-1", "c-9", "theirs")])).await;
+    let theirs = SseReader::open(&host, &globex, Some("0")).await.take(1).await[0].0.clone();
+    for bad in ["abc", theirs.as_str()] {
+        let response = host.client.get(format!("{}/v1/events", host.base)).bearer_auth(&token).header("last-event-id", bad).send().await.unwrap();
+        assert_eq!(response.status(), 400, "Last-Event-ID {bad}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("Last-Event-ID"), "{body}");
+    }
 }
 on_both!(event_stream_resumes_without_gaps_or_repeats);
 
