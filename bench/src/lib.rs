@@ -123,6 +123,40 @@ where
     LoadResult { rate: n as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), p999_ms: pct(0.999), errors }
 }
 
+/// What waking a thread costs on this machine, in microseconds per round trip: two threads
+/// bounce one byte over a pair of Unix sockets, so each trip puts one thread to sleep and wakes
+/// it again, usually on the other core; the median of five runs. The host hands work between
+/// threads for every request, and on virtual machines this cost varies several-fold from one
+/// machine to the next, so it is reported beside the figures that have no baseline of their own.
+pub fn wake_round_trip_us() -> f64 {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    const TRIPS: u32 = 5_000;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let Ok((mut here, mut there)) = UnixStream::pair() else { return f64::NAN };
+        let echo = std::thread::spawn(move || {
+            let mut byte = [0u8];
+            for _ in 0..TRIPS {
+                if there.read_exact(&mut byte).is_err() || there.write_all(&byte).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut byte = [7u8];
+        let started = Instant::now();
+        for _ in 0..TRIPS {
+            if here.write_all(&byte).is_err() || here.read_exact(&mut byte).is_err() {
+                return f64::NAN;
+            }
+        }
+        runs.push(started.elapsed().as_secs_f64() * 1e6 / f64::from(TRIPS));
+        let _ = echo.join();
+    }
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
 /// One line of the report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Row {

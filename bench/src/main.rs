@@ -348,6 +348,9 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("B1: no criterion results; run `cargo bench -p switchboard-bench --bench connector_call` first");
     }
 
+    let wake = wake_round_trip_us();
+    rows.push(row("M0", "machine: a thread put to sleep and woken again, over a socket pair (median of 5)".into(), wake, "µs", None, "(reference)", None));
+
     // The baseline is short and the machine shared: the median of three runs.
     eprintln!("B0: bare hyper, {n} requests, {concurrency} connections, median of 3");
     let mut runs = Vec::new();
