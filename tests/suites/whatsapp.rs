@@ -68,6 +68,11 @@ async fn graph() -> FakeProvider {
 }
 
 async fn whatsapp_host(graph: &FakeProvider) -> (TestHost, tempfile::TempDir) {
+    whatsapp_host_at(&graph.url()).await
+}
+
+/// A host whose WhatsApp channel calls the Graph API at `graph_url`.
+async fn whatsapp_host_at(graph_url: &str) -> (TestHost, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_on(Backend::Sqlite, dir.path()).await;
     config.runtime.connectors = vec![connector("whatsapp")];
@@ -75,7 +80,7 @@ async fn whatsapp_host(graph: &FakeProvider) -> (TestHost, tempfile::TempDir) {
         "wa",
         "acme",
         "whatsapp",
-        &[("app-secret", APP_SECRET), ("verify-token", "meatyhamhock"), ("access-token", TOKEN), ("phone-number-id", PHONE_ID), ("graph-api-base-url", &graph.url())],
+        &[("app-secret", APP_SECRET), ("verify-token", "meatyhamhock"), ("access-token", TOKEN), ("phone-number-id", PHONE_ID), ("graph-api-base-url", graph_url)],
     );
     ch.allow_private_egress = true;
     config.channels.push(ch);
@@ -393,6 +398,28 @@ async fn sends_every_kind_as_the_graph_api_documents() {
     ]);
     post_signed(&host, &envelope(json!([]), statuses)).await;
     wait_status(&host, &token, &ids[0], "read").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_api_named_by_a_host_name_is_looked_up_once_for_many_sends() {
+    let graph = graph().await;
+    // Meta's API is a name (graph.facebook.com), not an address: here the fake's own name.
+    let named = graph.url().replace("127.0.0.1", "localhost");
+    assert_ne!(named, graph.url());
+    let (host, _dir) = whatsapp_host_at(&named).await;
+    let (_, token) = token(&host, "acme", "agent").await;
+    let (conversation, _) = conversation_with_customer(&host, &token).await;
+    let path = format!("/v1/conversations/{conversation}/messages");
+    for i in 0..3 {
+        let (status, sent) = host.api_send("POST", &token, &path, &json!({ "text": format!("hello {i}") })).await;
+        assert_eq!(status, 202, "{sent}");
+        wait_status(&host, &token, sent["id"].as_str().unwrap(), "queued").await;
+    }
+    assert_eq!(sent_bodies(&graph).len(), 3);
+    let authority = named.trim_start_matches("http://");
+    assert!(graph.requests().iter().all(|r| r.headers["host"] == authority), "each request names the provider's host");
+    let metrics = host.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("switchboard_egress_dns_lookups_total 1\n"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,14 @@ pub const EGRESS_IDLE_TIMEOUT_MS: u64 = 20_000;
 /// Idle connections kept per provider address: as many as the dispatcher sends at once.
 pub const EGRESS_MAX_IDLE_PER_DESTINATION: usize = DISPATCH_CONCURRENCY;
 
+/// How long, in milliseconds, the resolved addresses of a connector's destination are reused
+/// before its name is looked up again: providers' API hosts change their records rarely, and a
+/// lookup per send would cost more than the send's own work.
+pub const EGRESS_DNS_TTL_MS: u64 = 30_000;
+
+/// Destinations (host and port) whose resolved addresses are kept at once.
+pub const EGRESS_DNS_CACHE_ENTRIES: usize = 1_024;
+
 /// Log format: `text` for people, `json` for log pipelines.
 pub const LOG_FORMAT: &str = "text";
 

@@ -63,8 +63,13 @@ impl WasiHttpHooks for EgressHook {
             if let Err(denial) = channel.egress.check_host(&host, port) {
                 return deny(denial.to_string(), Error::HttpRequestDenied);
             }
-            let addresses = match tokio::net::lookup_host((host.as_str(), port)).await {
-                Ok(addresses) => addresses.collect::<Vec<_>>(),
+            let addresses = match pool.resolve(&host, port).await {
+                Ok(resolved) => {
+                    if resolved.looked_up {
+                        RuntimeStats::bump(&stats.dns_lookups);
+                    }
+                    resolved.addresses
+                }
                 Err(e) => {
                     return Err(Error::DnsError { rcode: Some(e.to_string()), info_code: None });
                 }
@@ -72,16 +77,16 @@ impl WasiHttpHooks for EgressHook {
             if addresses.is_empty() {
                 return Err(Error::DestinationNotFound);
             }
-            for address in &addresses {
+            for address in addresses.iter() {
                 if let Err(denial) = channel.egress.check_address(&format!("{host}:{port}"), address.ip()) {
                     return deny(denial.to_string(), Error::DestinationIpProhibited);
                 }
             }
             let mut options = options.unwrap_or_default();
             options.connect_timeout = Some(options.connect_timeout.unwrap_or(connect_timeout).min(connect_timeout));
-            // Connect to the address just checked, not to the name again: a second lookup could
-            // answer differently.
-            let response = pool.send(request, &host, addresses[0], tls, options).await?;
+            // Connect to the addresses just checked, not to the name again: a second lookup
+            // could answer differently.
+            let response = pool.send(request, &host, &addresses, tls, options).await?;
             // The pool drives its connections itself; nothing is left for the call to run.
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), Error>> + Send>))
         })

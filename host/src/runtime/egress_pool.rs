@@ -7,8 +7,10 @@
 //! destination that passed the same check.
 //!
 //! A connection goes back to the pool when its response body has been read to the end; one
-//! whose body was dropped early, or that the server closed, is discarded.
+//! whose body was dropped early, or that the server closed, is discarded. Destinations' names
+//! are resolved through the pool too, so an answer is reused between calls.
 
+use super::resolver::{Resolved, Resolver};
 use bytes::Bytes;
 use http::Request;
 use http_body::{Body, Frame, SizeHint};
@@ -40,39 +42,29 @@ pub struct EgressPool {
     tls: Arc<rustls::ClientConfig>,
     idle_timeout: Duration,
     max_idle_per_destination: usize,
+    resolver: Resolver,
 }
 
 impl EgressPool {
     /// A pool that keeps up to `max_idle_per_destination` idle connections per destination, for
-    /// at most `idle_timeout` each.
-    pub fn new(idle_timeout: Duration, max_idle_per_destination: usize) -> EgressPool {
+    /// at most `idle_timeout` each, and resolves destinations' names with `resolver`.
+    pub fn new(idle_timeout: Duration, max_idle_per_destination: usize, resolver: Resolver) -> EgressPool {
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
         let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-        EgressPool { idle: Mutex::new(HashMap::new()), tls: Arc::new(tls), idle_timeout, max_idle_per_destination }
+        EgressPool { idle: Mutex::new(HashMap::new()), tls: Arc::new(tls), idle_timeout, max_idle_per_destination, resolver }
     }
 
-    /// Send `request` to `address` (an address of `host` that the egress check allowed), over a
-    /// pooled connection or a new one.
+    /// Send `request` to one of `addresses` (addresses of `host` that the egress check allowed,
+    /// tried in order until one connects), over a pooled connection or a new one.
     pub async fn send(
         self: &Arc<Self>,
         mut request: Request<WasiBody>,
         host: &str,
-        address: SocketAddr,
+        addresses: &[SocketAddr],
         tls: bool,
         options: RequestOptions,
     ) -> Result<http::Response<WasiBody>, Error> {
-        let destination = Destination { tls, host: host.to_string(), address };
-        let mut sender = loop {
-            match self.checkout(&destination) {
-                // A connection is ready again once its task has seen the previous body end.
-                Some(mut sender) => {
-                    if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
-                        break sender;
-                    }
-                }
-                None => break self.connect(&destination, options.connect_timeout).await?,
-            }
-        };
+        let (destination, mut sender) = self.sender(host, addresses, tls, options.connect_timeout).await?;
         // The request line carries only the path: the scheme and authority are for proxies.
         let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| Error::HttpRequestUriInvalid)?;
@@ -87,6 +79,40 @@ impl EgressPool {
             let body = PooledBody { incoming, gap: between_bytes, deadline: None, home: Some((pool, destination, sender)) };
             http_body_util::BodyExt::boxed_unsync(body)
         }))
+    }
+
+    /// A connection ready for a request: a pooled one to the first address that has one, or else
+    /// a new one to the first address that accepts it.
+    async fn sender(
+        &self,
+        host: &str,
+        addresses: &[SocketAddr],
+        tls: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(Destination, SendRequest<WasiBody>), Error> {
+        for &address in addresses {
+            let destination = Destination { tls, host: host.to_string(), address };
+            while let Some(mut sender) = self.checkout(&destination) {
+                // A connection is ready again once its task has seen the previous body end.
+                if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
+                    return Ok((destination, sender));
+                }
+            }
+        }
+        let mut failure = Error::DestinationNotFound;
+        for &address in addresses {
+            let destination = Destination { tls, host: host.to_string(), address };
+            match self.connect(&destination, timeout).await {
+                Ok(sender) => return Ok((destination, sender)),
+                Err(e) => failure = e,
+            }
+        }
+        Err(failure)
+    }
+
+    /// The addresses of `host` at `port`, resolved or reused (see [`Resolver`]).
+    pub async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Resolved> {
+        self.resolver.resolve(host, port).await
     }
 
     /// An idle connection to `destination` that is still open.
@@ -200,5 +226,22 @@ impl Body for PooledBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_address_that_refuses_is_skipped_for_the_next_one() {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = EgressPool::new(Duration::from_secs(5), 4, Resolver::new(Duration::from_secs(5), 4));
+        let timeout = Some(Duration::from_secs(5));
+        let (destination, _sender) = pool.sender("provider.test", &[closed, open.local_addr().unwrap()], false, timeout).await.unwrap();
+        assert_eq!(destination.address, open.local_addr().unwrap());
+        assert!(matches!(pool.sender("provider.test", &[closed], false, timeout).await, Err(Error::Connect(_))));
+        assert!(matches!(pool.sender("provider.test", &[], false, timeout).await, Err(Error::DestinationNotFound)));
     }
 }

@@ -15,6 +15,7 @@ pub mod egress_hook;
 pub mod egress_pool;
 pub mod loader;
 pub mod registry;
+pub mod resolver;
 pub mod state;
 pub mod stats;
 
@@ -160,6 +161,7 @@ impl Runtime {
             egress: Arc::new(egress_pool::EgressPool::new(
                 Duration::from_millis(defaults::EGRESS_IDLE_TIMEOUT_MS),
                 defaults::EGRESS_MAX_IDLE_PER_DESTINATION,
+                resolver::Resolver::new(Duration::from_millis(defaults::EGRESS_DNS_TTL_MS), defaults::EGRESS_DNS_CACHE_ENTRIES),
             )),
             ticker_stop,
         })

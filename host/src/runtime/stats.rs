@@ -17,6 +17,8 @@ pub struct RuntimeStats {
     pub busy: AtomicU64,
     /// Outbound requests refused by the egress policy.
     pub egress_denied: AtomicU64,
+    /// Names of outbound requests' destinations looked up (the others reused a recent answer).
+    pub dns_lookups: AtomicU64,
     /// Connector reloads that took effect.
     pub reloads: AtomicU64,
     /// Connector reloads refused (bad file); the previous version kept serving.
@@ -38,6 +40,7 @@ impl RuntimeStats {
             ("switchboard_connector_memory_cap_hits_total", "Connector calls that hit the memory cap.", &self.memory_cap_hits),
             ("switchboard_connector_busy_total", "Connector calls refused because the instance pool was full.", &self.busy),
             ("switchboard_egress_denied_total", "Outbound connector requests refused by the egress policy.", &self.egress_denied),
+            ("switchboard_egress_dns_lookups_total", "Destination names looked up for outbound connector requests; the others reused a recent answer.", &self.dns_lookups),
             ("switchboard_connector_reloads_total", "Connector hot reloads that took effect.", &self.reloads),
             ("switchboard_connector_reload_failures_total", "Connector hot reloads refused.", &self.reload_failures),
         ];
