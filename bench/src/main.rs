@@ -135,7 +135,8 @@ async fn delivery(n: u64, concurrency: usize) -> anyhow::Result<(f64, LoadResult
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let graph = format!("http://{}", listener.local_addr()?);
+    // By name, as Meta's API is (graph.facebook.com): the host resolves it like a real one.
+    let graph = format!("http://localhost:{}", listener.local_addr()?.port());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir()?;
     let host = HostProcess::start(dir.path(), &format!("sqlite://{}", dir.path().join("b4.db").display()), &graph).await?;
