@@ -116,7 +116,7 @@ impl Host {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.listen): {e}", config.server.listen))?;
         let addr = listener.local_addr()?;
         let ready = Arc::new(AtomicBool::new(false));
-        let state = AppState {
+        let state = AppState::new(crate::http::SharedState {
             connectors: connectors.clone(),
             channels: channels.clone(),
             public_url: public_url.into(),
@@ -130,7 +130,7 @@ impl Host {
                 Duration::from_millis(crate::config::defaults::TOKEN_CACHE_TTL_MS),
                 crate::config::defaults::TOKEN_CACHE_CAPACITY,
             )),
-        };
+        });
         let (shutdown, mut watch) = tokio::sync::watch::channel(false);
         let app = router(state);
         let server = tokio::spawn(async move {

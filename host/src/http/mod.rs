@@ -13,9 +13,28 @@ use axum::routing::{any, get};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// What every handler can reach.
+/// What every handler can reach: a handle that axum clones for every request and extractor,
+/// so one reference count instead of one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    /// A handle on `shared`.
+    pub fn new(shared: SharedState) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct SharedState {
     /// Loaded connectors.
     pub connectors: Arc<ConnectorRegistry>,
     /// Configured channels.
@@ -38,7 +57,7 @@ pub struct AppState {
     pub tokens: Arc<api::auth::TokenCache>,
 }
 
-impl AppState {
+impl SharedState {
     /// Wake this host's event streams.
     pub fn bump_events(&self) {
         self.events.send_modify(|n| *n = n.wrapping_add(1));
