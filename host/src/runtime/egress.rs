@@ -100,12 +100,12 @@ impl EgressPolicy {
         if allowed { Ok(()) } else { Err(Denial::NotAllowed(format!("{host}:{port}"))) }
     }
 
-    /// Check one resolved address.
-    pub fn check_address(&self, authority: &str, ip: IpAddr) -> Result<(), Denial> {
+    /// Check one address `host` (at `port`) resolved to.
+    pub fn check_address(&self, host: &str, port: u16, ip: IpAddr) -> Result<(), Denial> {
         if self.allow_private || is_public(ip) {
             Ok(())
         } else {
-            Err(Denial::PrivateAddress(authority.to_string(), ip))
+            Err(Denial::PrivateAddress(format!("{host}:{port}"), ip))
         }
     }
 }
@@ -168,15 +168,15 @@ mod tests {
         assert!(policy.check_host("127.0.0.1", 9000).is_ok());
         assert!(policy.check_host("127.0.0.1", 9001).is_err());
         assert!(policy.check_host("evil.example.com", 443).is_err());
-        assert!(policy.check_address("x", "127.0.0.1".parse().unwrap()).is_err());
-        assert!(policy.check_address("x", "10.1.2.3".parse().unwrap()).is_err());
-        assert!(policy.check_address("x", "::ffff:192.168.0.1".parse().unwrap()).is_err());
-        assert!(policy.check_address("x", "93.184.216.34".parse().unwrap()).is_ok());
+        assert!(policy.check_address("x", 80, "127.0.0.1".parse().unwrap()).is_err());
+        assert!(policy.check_address("x", 80, "10.1.2.3".parse().unwrap()).is_err());
+        assert!(policy.check_address("x", 80, "::ffff:192.168.0.1".parse().unwrap()).is_err());
+        assert!(policy.check_address("x", 80, "93.184.216.34".parse().unwrap()).is_ok());
         let wildcard = EgressPolicy { allowed: vec![AllowedHost::parse("*.cdninstagram.com").unwrap()], allow_private: false };
         assert!(wildcard.check_host("scontent-lax3-1.cdninstagram.com", 443).is_ok());
         assert!(wildcard.check_host("cdninstagram.com", 443).is_err());
         assert!(wildcard.check_host("evilcdninstagram.com", 443).is_err());
         let open = EgressPolicy { allow_private: true, ..policy };
-        assert!(open.check_address("x", "127.0.0.1".parse().unwrap()).is_ok());
+        assert!(open.check_address("x", 80, "127.0.0.1".parse().unwrap()).is_ok());
     }
 }

@@ -78,7 +78,7 @@ impl WasiHttpHooks for EgressHook {
                 return Err(Error::DestinationNotFound);
             }
             for address in addresses.iter() {
-                if let Err(denial) = channel.egress.check_address(&format!("{host}:{port}"), address.ip()) {
+                if let Err(denial) = channel.egress.check_address(&host, port, address.ip()) {
                     return deny(denial.to_string(), Error::DestinationIpProhibited);
                 }
             }
