@@ -6,6 +6,11 @@ use std::sync::Arc;
 use switchboard::runtime::bindings::v0_1::switchboard::connector::types as wit;
 use switchboard_bench::{WA_SECRET, signed_text_webhook, whatsapp_context, workspace};
 
+/// The allocator of the `switchboard` binary, so that the call is measured as the host makes it
+/// (the native baseline allocates through it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let config = switchboard::config::RuntimeConfig { cache_dir: workspace().join("target/bench/cache"), ..Default::default() };
