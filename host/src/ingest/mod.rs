@@ -292,7 +292,7 @@ async fn try_write(db: &Db, conn: Option<&mut AnyConnection>, reopen_window_ms: 
     match db.dialect {
         Dialect::Postgres => {
             let mut tx = match conn {
-                Some(conn) => db.begin_write_on(conn).await?,
+                Some(conn) => sqlx::Connection::begin(conn).await?,
                 None => db.begin_write().await?,
             };
             let written = write_jobs(&mut tx, db.dialect, None, reopen_window_ms, handoff, jobs).await?;

@@ -375,14 +375,12 @@ impl Reads {
             }
             return Ok(ReadRows { by_statement, queries: self.queries });
         }
-        {
-            for (sql, values) in &self.statements {
-                let mut query = sqlx::query(sql);
-                for value in values {
-                    query = bind(query, value);
-                }
-                by_statement.push(query.fetch_all(&mut *tx).await?);
+        for (sql, values) in &self.statements {
+            let mut query = sqlx::query(sql);
+            for value in values {
+                query = bind(query, value);
             }
+            by_statement.push(query.fetch_all(&mut *tx).await?);
         }
         Ok(ReadRows { by_statement, queries: self.queries })
     }

@@ -80,16 +80,6 @@ impl Db {
         }
     }
 
-    /// [`begin_write`](Self::begin_write) on a connection the caller holds (the ingest writers
-    /// keep one each, so SQLite's page cache stays warm with the pages they last wrote).
-    pub async fn begin_write_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> sqlx::Result<sqlx::Transaction<'c, sqlx::Any>> {
-        use sqlx::Connection;
-        match self.dialect {
-            Dialect::Sqlite => sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into())).await,
-            Dialect::Postgres => conn.begin().await,
-        }
-    }
-
     /// A connection of its own for a long-lived task, set up as the pool's are but outside it,
     /// opened in the caller's runtime (a PostgreSQL socket is served by the runtime that opened
     /// it, and the ingest writers run on runtimes of their own).
