@@ -26,9 +26,10 @@ done
 
 if [ "${1:-}" = "--tests" ]; then
     mkdir -p target/test-connectors
-    build -p testbed-connector -p other-world-component
+    build -p testbed-connector -p other-world-component -p contract-0-1-connector
     cp "$out/testbed_connector.wasm" target/test-connectors/testbed.wasm
     cp "$out/other_world_component.wasm" target/test-connectors/other-world.wasm
+    cp "$out/contract_0_1_connector.wasm" target/test-connectors/contract-0-1.wasm
     build -p testbed-connector --features v2
     cp "$out/testbed_connector.wasm" target/test-connectors/testbed-v2.wasm
 fi

@@ -42,7 +42,7 @@ fn validate_accepts_a_connector() {
     let output = switchboard(&["plugin", "validate", file.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let line = one_line(&output);
-    assert!(line.starts_with("ok:") && line.contains("`signed-webhook`") && line.contains("switchboard:connector@0.1.0"), "{line}");
+    assert!(line.starts_with("ok:") && line.contains("`signed-webhook`") && line.contains("switchboard:connector@0.2.0"), "{line}");
 }
 
 #[test]
@@ -100,21 +100,30 @@ fn inspect_prints_metadata_world_and_imports() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     for expected in [
-        "world:      switchboard:connector/channel@0.1.0",
+        "world:      switchboard:connector/channel@0.2.0",
         "connector:  signed-webhook 0.1.0",
         "signing-secret [required, secret]",
         "egress:     host of setting `api-base-url`",
         "switchboard:connector/host@0.1.0",
-        "wasi:http/outgoing-handler",
+        "switchboard:connector/http@0.2.0",
         "switchboard:connector/connector@0.1.0",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
+    // The SDK's HTTP goes through the contract's import, not `wasi:http`.
+    assert!(!text.contains("wasi:http"), "{text}");
     let output = switchboard(&["plugin", "inspect", "--json", file.to_str().unwrap()]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["id"], "signed-webhook");
-    assert_eq!(json["contract_version"], "0.1.0");
+    assert_eq!(json["contract_version"], "0.2.0");
     assert!(json["imports"].as_array().unwrap().iter().any(|i| i == "switchboard:connector/host@0.1.0"));
+
+    // A connector built against 0.1.0 is still one.
+    let legacy = built("test-connectors", "contract-0-1");
+    let output = switchboard(&["plugin", "inspect", "--json", legacy.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["contract_version"], "0.1.0");
 }
 
 fn serve_with(config: &str) -> Output {

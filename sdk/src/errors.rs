@@ -53,6 +53,16 @@ pub fn from_http_error(error: HttpError) -> SendError {
             title: "the provider URL is invalid: check the channel's settings".into(),
             detail: Some(detail),
         }),
+        HttpError::InvalidRequest(detail) => SendError::Rejected(ProviderError {
+            code: "invalid-request".into(),
+            title: "the connector built a request the host refuses to send".into(),
+            detail: Some(detail),
+        }),
+        HttpError::TooLarge(limit) => SendError::Rejected(ProviderError {
+            code: "response-too-large".into(),
+            title: "the provider's response is larger than a connector call may hold: raise runtime.memory_limit_mib".into(),
+            detail: Some(format!("limit {limit} bytes")),
+        }),
         HttpError::Transport(detail) => SendError::Transient(ProviderError {
             code: "network".into(),
             title: "the provider could not be reached".into(),

@@ -1,4 +1,5 @@
-//! A small blocking HTTP client over `wasi:http/outgoing-handler`.
+//! A small blocking HTTP client over the host's `http` import (contract 0.2.0): one host call
+//! per request.
 //!
 //! The host checks every request against the channel's egress allow-list; a refused destination
 //! comes back as [`HttpError::Denied`].
@@ -10,8 +11,12 @@ pub enum HttpError {
     Denied(String),
     /// The URL could not be parsed.
     InvalidUrl(String),
+    /// The request cannot be sent as it is (a method or header the host refuses).
+    InvalidRequest(String),
     /// Connecting, sending or receiving failed.
     Transport(String),
+    /// The response was larger than the call may hold (the limit in bytes).
+    TooLarge(u64),
 }
 
 impl std::fmt::Display for HttpError {
@@ -19,7 +24,9 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Denied(d) => write!(f, "egress denied by the host: {d}"),
             HttpError::InvalidUrl(d) => write!(f, "invalid URL: {d}"),
+            HttpError::InvalidRequest(d) => write!(f, "invalid request: {d}"),
             HttpError::Transport(d) => write!(f, "HTTP transport error: {d}"),
+            HttpError::TooLarge(limit) => write!(f, "the response is larger than the {limit} bytes a connector call may hold"),
         }
     }
 }
@@ -150,8 +157,8 @@ impl Request {
 
     /// Send the request and read the whole response.
     pub fn send(self) -> Result<Response, HttpError> {
-        let url = ParsedUrl::parse(&self.url)?;
-        transport::send(self, url)
+        ParsedUrl::parse(&self.url)?;
+        transport::send(self)
     }
 }
 
@@ -184,7 +191,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// An absolute `http` or `https` URL split into the parts `wasi:http` wants.
+/// An absolute `http` or `https` URL, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedUrl {
     /// True for `https`.
@@ -221,94 +228,26 @@ impl ParsedUrl {
 
 #[cfg(target_arch = "wasm32")]
 mod transport {
-    use super::{HttpError, ParsedUrl, Request, Response};
-    use wasip2::http::outgoing_handler;
-    use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
-    use wasip2::io::streams::StreamError;
+    use super::{HttpError, Request, Response};
+    use crate::bindings::switchboard::connector0_2_0::http;
 
-    fn method(name: &str) -> Method {
-        match name {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "HEAD" => Method::Head,
-            other => Method::Other(other.to_string()),
+    pub(super) fn send(request: Request) -> Result<Response, HttpError> {
+        let request = http::Request { method: request.method, url: request.url, headers: request.headers, body: request.body };
+        match http::send(&request) {
+            Ok(response) => Ok(Response { status: response.status, headers: response.headers, body: response.body }),
+            Err(http::RequestError::Denied(why)) => Err(HttpError::Denied(why)),
+            Err(http::RequestError::Invalid(why)) => Err(HttpError::InvalidRequest(why)),
+            Err(http::RequestError::Transport(why)) => Err(HttpError::Transport(why)),
+            Err(http::RequestError::TooLarge(limit)) => Err(HttpError::TooLarge(limit)),
         }
-    }
-
-    fn describe(code: &ErrorCode) -> HttpError {
-        match code {
-            ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-                HttpError::Denied(format!("{code:?}"))
-            }
-            other => HttpError::Transport(format!("{other:?}")),
-        }
-    }
-
-    pub(super) fn send(request: Request, url: ParsedUrl) -> Result<Response, HttpError> {
-        let entries: Vec<(String, Vec<u8>)> =
-            request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes())).collect();
-        let headers = Fields::from_list(&entries)
-            .map_err(|e| HttpError::InvalidUrl(format!("a header is not allowed: {e:?}")))?;
-        let outgoing = OutgoingRequest::new(headers);
-        let _ = outgoing.set_method(&method(&request.method));
-        let _ = outgoing.set_scheme(Some(if url.https { &Scheme::Https } else { &Scheme::Http }));
-        outgoing
-            .set_authority(Some(&url.authority))
-            .map_err(|_| HttpError::InvalidUrl(format!("invalid authority `{}`", url.authority)))?;
-        outgoing
-            .set_path_with_query(Some(&url.path_and_query))
-            .map_err(|_| HttpError::InvalidUrl(format!("invalid path `{}`", url.path_and_query)))?;
-        let body = outgoing.body().map_err(|_| HttpError::Transport("request body unavailable".into()))?;
-        let pending = outgoing_handler::handle(outgoing, None).map_err(|e| describe(&e))?;
-        {
-            let stream = body.write().map_err(|_| HttpError::Transport("request body stream unavailable".into()))?;
-            for chunk in request.body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| HttpError::Transport(format!("writing the request body failed: {e:?}")))?;
-            }
-        }
-        OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
-
-        pending.subscribe().block();
-        let incoming = match pending.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(describe(&code)),
-            Some(Err(())) | None => return Err(HttpError::Transport("the response was already taken".into())),
-        };
-        let status = incoming.status();
-        let headers = incoming
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-            .collect();
-        let body = incoming.consume().map_err(|_| HttpError::Transport("response body unavailable".into()))?;
-        let mut bytes = Vec::new();
-        {
-            let stream = body.stream().map_err(|_| HttpError::Transport("response body stream unavailable".into()))?;
-            loop {
-                match stream.blocking_read(64 * 1024) {
-                    Ok(chunk) => bytes.extend_from_slice(&chunk),
-                    Err(StreamError::Closed) => break,
-                    Err(StreamError::LastOperationFailed(e)) => {
-                        return Err(HttpError::Transport(format!("reading the response failed: {}", e.to_debug_string())));
-                    }
-                }
-            }
-        }
-        Ok(Response { status, headers, body: bytes })
     }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod transport {
-    use super::{HttpError, ParsedUrl, Request, Response};
+    use super::{HttpError, Request, Response};
 
-    pub(super) fn send(_request: Request, _url: ParsedUrl) -> Result<Response, HttpError> {
+    pub(super) fn send(_request: Request) -> Result<Response, HttpError> {
         Err(HttpError::Transport("outgoing HTTP is only available inside the host (wasm32-wasip2)".into()))
     }
 }

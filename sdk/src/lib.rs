@@ -2,7 +2,8 @@
 //!
 //! Everything a Switchboard channel connector needs, so that the connector itself is only its
 //! business logic: translating one provider's webhooks and API into the contract in
-//! `wit/connector.wit`.
+//! `wit/connector.wit` (0.1.0) and `wit/v0.2/connector.wit` (0.2.0, whose `http` import the
+//! SDK's [`http`] client uses).
 //!
 //! ```ignore
 //! use switchboard_sdk::prelude::*;
@@ -28,12 +29,13 @@ pub mod json;
 pub mod signature;
 pub mod webhook;
 
-/// Bindings generated from `wit/connector.wit` (world `channel`).
+/// Bindings generated from the contract's newest version, `wit/v0.2/connector.wit` (world
+/// `channel`), which adds the host's `http` import to everything in `wit/connector.wit`.
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
-        world: "channel",
+        path: ["../wit", "../wit/v0.2"],
+        world: "switchboard:connector/channel@0.2.0",
         pub_export_macro: true,
         export_macro_name: "__export_channel",
         default_bindings_module: "switchboard_sdk::bindings",
@@ -45,15 +47,15 @@ pub use serde_json;
 
 /// The contract's types, under short names.
 pub mod types {
-    pub use crate::bindings::switchboard::connector::types::*;
+    pub use crate::bindings::switchboard::connector0_1_0::types::*;
 }
 
 /// The host's imports for the channel being called: settings, state, logging, call routing.
 pub mod host {
-    pub use crate::bindings::switchboard::connector::call_routing::{
+    pub use crate::bindings::switchboard::connector0_1_0::call_routing::{
         self, AgentTarget, CallDecision, IncomingCall, QueuePosition, route_call,
     };
-    pub use crate::bindings::switchboard::connector::host::{
+    pub use crate::bindings::switchboard::connector0_1_0::host::{
         LogLevel, log, setting, state_delete, state_get, state_set, webhook_url,
     };
 
@@ -181,7 +183,7 @@ macro_rules! export_connector {
         #[doc(hidden)]
         pub struct __SwitchboardExport;
 
-        impl $crate::bindings::exports::switchboard::connector::connector::Guest for __SwitchboardExport {
+        impl $crate::bindings::exports::switchboard::connector0_1_0::connector::Guest for __SwitchboardExport {
             fn describe() -> $crate::types::ConnectorInfo {
                 <$connector as $crate::Connector>::describe()
             }

@@ -185,6 +185,10 @@ async fn trap_fails_only_its_own_call() {
     assert_ok(&host).await;
 }
 
+/// The two ways out of a connector: the contract's `http` import (0.2.0), and `wasi:http`, which
+/// connectors built against 0.1.0 use. Both pass the same checks.
+const EGRESS_COMMANDS: [&str; 2] = ["egress", "wasi-egress"];
+
 #[tokio::test]
 async fn egress_outside_the_allow_list_is_denied_and_logged() {
     let target = FakeProvider::start(|_, _| (200, "text/plain", "hi".into())).await;
@@ -192,18 +196,24 @@ async fn egress_outside_the_allow_list_is_denied_and_logged() {
 
     // The connector declares only example.com: loopback is not on its list.
     let (host, _dir) = testbed_host(|_| {}).await;
-    let response = host.post_hook("bed", format!("egress {url}/"), &[]).await;
-    let text = response.text().await.unwrap();
-    assert!(text.starts_with("failed egress denied"), "{text}");
+    for command in EGRESS_COMMANDS {
+        let text = host.post_hook("bed", format!("{command} {url}/"), &[]).await.text().await.unwrap();
+        assert!(text.starts_with("failed egress denied"), "{command}: {text}");
+    }
+    // The import passes the reason on to the connector.
+    let text = host.post_hook("bed", format!("egress {url}/"), &[]).await.text().await.unwrap();
+    assert!(text.contains(&format!("`127.0.0.1:{}` is not on", target.addr.port())), "{text}");
     assert!(logged(&["egress denied", "channel=bed", &format!("`127.0.0.1:{}` is not on", target.addr.port())]));
     let metrics = host.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("switchboard_egress_denied_total 1"), "{metrics}");
+    assert!(metrics.contains("switchboard_egress_denied_total 3"), "{metrics}");
     assert!(target.requests().is_empty());
 
     // The operator allows the address, but not private ranges: still denied.
     let (host, _dir2) = testbed_host(|c| c.channels[0].egress = Some(vec![target.addr.to_string()])).await;
-    let text = host.post_hook("bed", format!("egress {url}/"), &[]).await.text().await.unwrap();
-    assert!(text.starts_with("failed egress denied"), "{text}");
+    for command in EGRESS_COMMANDS {
+        let text = host.post_hook("bed", format!("{command} {url}/"), &[]).await.text().await.unwrap();
+        assert!(text.starts_with("failed egress denied"), "{command}: {text}");
+    }
     assert!(logged(&["egress denied", "non-public address 127.0.0.1"]));
     assert!(target.requests().is_empty());
 
@@ -213,9 +223,39 @@ async fn egress_outside_the_allow_list_is_denied_and_logged() {
         c.channels[0].allow_private_egress = true;
     })
     .await;
-    let text = host.post_hook("bed", format!("egress {url}/"), &[]).await.text().await.unwrap();
-    assert_eq!(text, "reached 200");
-    assert_eq!(target.requests().len(), 1);
+    for (sent, command) in EGRESS_COMMANDS.into_iter().enumerate() {
+        let text = host.post_hook("bed", format!("{command} {url}/"), &[]).await.text().await.unwrap();
+        assert_eq!(text, "reached 200", "{command}");
+        assert_eq!(target.requests().len(), sent + 1);
+    }
+}
+
+#[tokio::test]
+async fn connectors_of_both_contract_versions_run_side_by_side() {
+    let (host, _dir) = testbed_host(|c| {
+        c.runtime.connectors.push(test_component("contract-0-1"));
+        c.channels.push(channel("old", "acme", "legacy", &[]));
+    })
+    .await;
+    let text = host.post_hook("old", "hi", &[]).await.text().await.unwrap();
+    assert_eq!(text, "contract 0.1.0 hi");
+    assert_ok(&host).await;
+}
+
+#[tokio::test]
+async fn a_response_larger_than_the_call_may_hold_is_refused_whole() {
+    // 5 MiB, against a cap of 4 MiB per call.
+    let target = FakeProvider::start(|_, _| (200, "application/octet-stream", "7".repeat(5 << 20))).await;
+    let (host, _dir) = testbed_host(|c| {
+        c.runtime.memory_limit_mib = 4;
+        c.channels[0].egress = Some(vec![target.addr.to_string()]);
+        c.channels[0].allow_private_egress = true;
+    })
+    .await;
+    let text = host.post_hook("bed", format!("egress {}/", target.url()), &[]).await.text().await.unwrap();
+    assert_eq!(text, format!("failed the response is larger than the {} bytes a connector call may hold", 4 << 20));
+    // The host and the connector go on.
+    assert_ok(&host).await;
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The egress policy: which hosts a channel's connector may call over `wasi:http`.
+//! The egress policy: which hosts a channel's connector may call, through the contract's `http`
+//! import or `wasi:http`.
 //!
 //! A request passes only if its host (and port, when the rule names one) matches the channel's
 //! allow-list, and every address the name resolves to is public, unless the operator explicitly

@@ -1,7 +1,7 @@
 //! Loading a connector file: checks that it is a component of a supported contract version, that
 //! the host provides everything it imports, and that what it describes makes sense.
 
-use super::bindings::{self, SUPPORTED_VERSIONS, v0_1::switchboard::connector::types as wit};
+use super::bindings::{self, v0_1::switchboard::connector::types as wit};
 use super::cache::{CacheOutcome, sha256_hex};
 use super::egress::AllowedHost;
 use super::state::CallState;
@@ -111,15 +111,11 @@ impl Runtime {
         let ty = component.component_type();
         let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let Some((version, interface)) = SUPPORTED_VERSIONS.iter().find(|(_, export)| {
-            ty.exports(&self.engine).any(|(name, item)| name == *export && matches!(item.ty, ComponentItem::ComponentInstance(_)))
-        }) else {
-            return Err(LoadError::WrongWorld {
-                file,
-                exports: exports.join(", "),
-                expected: SUPPORTED_VERSIONS.iter().map(|(_, e)| *e).collect::<Vec<_>>().join(" or "),
-            });
-        };
+        let interface = bindings::v0_1::EXPORT;
+        if !ty.exports(&self.engine).any(|(name, item)| name == interface && matches!(item.ty, ComponentItem::ComponentInstance(_))) {
+            return Err(LoadError::WrongWorld { file, exports: exports.join(", "), expected: interface.to_string() });
+        }
+        let version = bindings::contract_version(imports.iter().map(String::as_str));
 
         let instance_pre = self
             .linker

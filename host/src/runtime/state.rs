@@ -155,7 +155,7 @@ impl CallState {
     ) -> CallState {
         let mut wasi = WasiCtx::builder();
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let hooks = super::egress_hook::EgressHook::new(channel.clone(), connector_id.clone(), stats, pool, connect_timeout);
+        let hooks = super::egress_hook::EgressHook(super::egress_hook::Egress::new(channel.clone(), connector_id.clone(), stats, pool, connect_timeout));
         CallState {
             channel,
             connector_id,
@@ -165,6 +165,13 @@ impl CallState {
             hooks,
             table: ResourceTable::new(),
         }
+    }
+}
+
+impl CallState {
+    /// The way out for this call's requests.
+    pub(crate) fn egress(&self) -> &super::egress_hook::Egress {
+        &self.hooks.0
     }
 }
 

@@ -4,7 +4,9 @@
 //! - `loop`: spin forever (the CPU deadline must stop it);
 //! - `alloc`: allocate without bound (the memory cap must stop it);
 //! - `trap`: panic;
-//! - `egress <url>`: GET the URL and answer with the outcome;
+//! - `egress <url>`: GET the URL through the host's `http` import and answer with the outcome;
+//! - `wasi-egress <url>`: the same through `wasi:http`, as connectors built against contract
+//!   0.1.0 do;
 //! - `count`: increment a counter in the channel's state and answer with its value;
 //! - `log <text>`: write a log line through the host;
 //! - anything else: reject with 400.
@@ -80,6 +82,10 @@ impl Connector for Testbed {
                 Ok(response) => Ok(respond(200, "text/plain", format!("reached {}", response.status).into_bytes(), Vec::new())),
                 Err(e) => Ok(respond(200, "text/plain", format!("failed {e}").into_bytes(), Vec::new())),
             },
+            "wasi-egress" => match wasi_get(argument.trim()) {
+                Ok(status) => Ok(respond(200, "text/plain", format!("reached {status}").into_bytes(), Vec::new())),
+                Err(e) => Ok(respond(200, "text/plain", format!("failed {e}").into_bytes(), Vec::new())),
+            },
             "count" => {
                 let current = host::state_get("count")
                     .and_then(|v| String::from_utf8(v).ok())
@@ -100,6 +106,26 @@ impl Connector for Testbed {
 
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         Ok(SendReceipt { provider_message_id: format!("testbed-{}", message.message_id), segments: None })
+    }
+}
+
+/// GET `url` through `wasi:http/outgoing-handler`; the response's status, or the error.
+fn wasi_get(url: &str) -> Result<u16, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    let parsed = switchboard_sdk::http::ParsedUrl::parse(url).map_err(|e| e.to_string())?;
+    let request = OutgoingRequest::new(Fields::new());
+    let _ = request.set_scheme(Some(if parsed.https { &Scheme::Https } else { &Scheme::Http }));
+    request.set_authority(Some(&parsed.authority)).map_err(|_| format!("invalid authority `{}`", parsed.authority))?;
+    request.set_path_with_query(Some(&parsed.path_and_query)).map_err(|_| format!("invalid path `{}`", parsed.path_and_query))?;
+    let body = request.body().map_err(|_| "request body unavailable".to_string())?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("egress denied or failed: {e:?}"))?;
+    OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(response))) => Ok(response.status()),
+        Some(Ok(Err(code))) => Err(format!("egress denied or failed: {code:?}")),
+        _ => Err("the response was already taken".into()),
     }
 }
 
