@@ -1,8 +1,10 @@
 //! Webhook signature checks. Every comparison is constant-time: the MAC is recomputed and
 //! compared with `hmac`'s `verify_slice`, never with `==`.
+//!
+//! Inside the host the MACs are computed by the host's `crypto` import (contract 0.2.0), with
+//! the machine's own instructions; compiled natively (unit tests, tools), by the `hmac` crate.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 
 /// Why a signature did not verify. The message is safe to log: it never contains the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,16 +29,12 @@ impl std::fmt::Display for SignatureError {
 
 /// HMAC-SHA256 of `message` under `secret`.
 pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
+    mac::compute(mac::Algorithm::HmacSha256, secret, message).try_into().expect("HMAC-SHA256 is 32 bytes")
 }
 
 /// HMAC-SHA1 of `message` under `secret`.
 pub fn hmac_sha1(secret: &[u8], message: &[u8]) -> [u8; 20] {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
+    mac::compute(mac::Algorithm::HmacSha1, secret, message).try_into().expect("HMAC-SHA1 is 20 bytes")
 }
 
 /// Check a hex HMAC-SHA256 signature such as Meta's `X-Hub-Signature-256: sha256=<hex>`.
@@ -54,9 +52,7 @@ pub fn verify_hmac_sha256_hex(
         .strip_prefix(prefix)
         .ok_or(SignatureError::Malformed("it does not start with the expected prefix"))?;
     let expected = hex::decode(digits).map_err(|_| SignatureError::Malformed("it is not hex"))?;
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+    mac::verify(mac::Algorithm::HmacSha256, secret, body, &expected).then_some(()).ok_or(SignatureError::Mismatch)
 }
 
 /// Check a base64 HMAC-SHA1 signature such as Twilio's `X-Twilio-Signature`, computed over
@@ -71,9 +67,56 @@ pub fn verify_hmac_sha1_base64(
     let expected = base64::engine::general_purpose::STANDARD
         .decode(header)
         .map_err(|_| SignatureError::Malformed("it is not base64"))?;
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(message);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+    mac::verify(mac::Algorithm::HmacSha1, secret, message, &expected).then_some(()).ok_or(SignatureError::Mismatch)
+}
+
+/// The MACs, from the host inside it and from the `hmac` crate outside.
+mod mac {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::bindings::switchboard::connector0_2_0::crypto::MacAlgorithm as Algorithm;
+
+    /// The MACs providers sign with.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[derive(Clone, Copy)]
+    pub enum Algorithm {
+        HmacSha256,
+        HmacSha1,
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub fn compute(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
+        crate::bindings::switchboard::connector0_2_0::crypto::mac(algorithm, key, message)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub fn verify(algorithm: Algorithm, key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+        crate::bindings::switchboard::connector0_2_0::crypto::verify_mac(algorithm, key, message, tag)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn keyed<M: hmac::Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> M {
+        let mut mac = <M as hmac::Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        mac.update(message);
+        mac
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn compute(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
+        use hmac::Mac;
+        match algorithm {
+            Algorithm::HmacSha256 => keyed::<hmac::Hmac<sha2::Sha256>>(key, message).finalize().into_bytes().to_vec(),
+            Algorithm::HmacSha1 => keyed::<hmac::Hmac<sha1::Sha1>>(key, message).finalize().into_bytes().to_vec(),
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn verify(algorithm: Algorithm, key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+        use hmac::Mac;
+        match algorithm {
+            Algorithm::HmacSha256 => keyed::<hmac::Hmac<sha2::Sha256>>(key, message).verify_slice(tag).is_ok(),
+            Algorithm::HmacSha1 => keyed::<hmac::Hmac<sha1::Sha1>>(key, message).verify_slice(tag).is_ok(),
+        }
+    }
 }
 
 /// The string Twilio signs: the full URL, then each POST parameter's name and value

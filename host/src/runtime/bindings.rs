@@ -17,33 +17,36 @@ pub mod v0_1 {
     pub const EXPORT: &str = "switchboard:connector/connector@0.1.0";
 }
 
-/// What `switchboard:connector@0.2.0` adds to 0.1.0: the `http` import.
+/// What `switchboard:connector@0.2.0` adds to 0.1.0: the `http` and `crypto` imports.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: ["../wit", "../wit/v0.2"],
         inline: "
             package switchboard:host-bindings;
-            world http-import {
+            world additions {
                 import switchboard:connector/http@0.2.0;
+                import switchboard:connector/crypto@0.2.0;
             }
         ",
-        world: "switchboard:host-bindings/http-import",
-        imports: { default: async },
+        world: "switchboard:host-bindings/additions",
+        // Only a request waits; a MAC is computed on the spot.
+        imports: { "switchboard:connector/http@0.2.0.send": async, default: trappable },
     });
 
-    /// The import that marks a component as built against 0.2.0.
-    pub const IMPORT: &str = "switchboard:connector/http@0.2.0";
+    /// The imports that mark a component as built against 0.2.0: it uses one or both.
+    pub const IMPORTS: [&str; 2] = ["switchboard:connector/http@0.2.0", "switchboard:connector/crypto@0.2.0"];
 }
 
-/// Contract versions this host loads, newest first, each with the import that only components
-/// built against it (or a later version) have; 0.1.0 needs none.
-pub const SUPPORTED_VERSIONS: &[(&str, Option<&str>)] = &[("0.2.0", Some(v0_2::IMPORT)), ("0.1.0", None)];
+/// Contract versions this host loads, newest first, each with the imports that only components
+/// built against it (or a later version) can have; 0.1.0 has none of its own.
+pub const SUPPORTED_VERSIONS: &[(&str, &[&str])] = &[("0.2.0", &v0_2::IMPORTS), ("0.1.0", &[])];
 
-/// The contract version a component with these imports was built against.
+/// The contract version a component with these imports was built against: the newest whose
+/// own imports it uses.
 pub fn contract_version<'a>(imports: impl Iterator<Item = &'a str> + Clone) -> &'static str {
     SUPPORTED_VERSIONS
         .iter()
-        .find(|(_, marker)| marker.is_none_or(|marker| imports.clone().any(|name| name == marker)))
+        .find(|(_, own)| own.is_empty() || imports.clone().any(|name| own.contains(&name)))
         .map(|(version, _)| *version)
         .unwrap_or("0.1.0")
 }

@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod cache;
 pub mod egress;
 pub mod egress_hook;
+pub mod crypto_import;
 pub mod egress_pool;
 pub mod http_import;
 pub mod loader;
@@ -132,7 +133,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::v0_1::Channel::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)?;
-        bindings::v0_2::HttpImport::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)?;
+        bindings::v0_2::Additions::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)?;
 
         let tick = Duration::from_millis(config.epoch_tick_ms);
         let ticker_stop = Arc::new(AtomicBool::new(false));
