@@ -106,6 +106,7 @@ fn inspect_prints_metadata_world_and_imports() {
         "egress:     host of setting `api-base-url`",
         "switchboard:connector/host@0.1.0",
         "switchboard:connector/http@0.2.0",
+        "switchboard:connector/crypto@0.2.0",
         "switchboard:connector/connector@0.1.0",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
