@@ -53,6 +53,9 @@ fn build(request: wit::Request) -> Result<http::Request<WasiBody>, wit::RequestE
     let Some(authority) = uri.authority().filter(|_| scheme_ok) else {
         return Err(invalid(format!("`{}` is not an absolute http:// or https:// URL", request.url)));
     };
+    if authority.as_str().contains('@') {
+        return Err(invalid("a URL with credentials in it is not sent; put them in an `authorization` header".into()));
+    }
     let mut builder = http::Request::builder().method(method).uri(uri.clone()).header(http::header::HOST, authority.as_str());
     for (name, value) in &request.headers {
         let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
@@ -100,6 +103,7 @@ mod tests {
         assert!(refusal(request("GET", "/relative", &[])).contains("absolute http:// or https://"));
         assert!(refusal(request("GET", "ftp://example.com/", &[])).contains("absolute http:// or https://"));
         assert!(refusal(request("GET", "https://exa mple.com/", &[])).contains("not a valid URL"));
+        assert!(refusal(request("GET", "https://user:secret@example.com/", &[])).contains("credentials"));
         assert!(refusal(request("GE T", "https://example.com/", &[])).contains("not an HTTP method"));
         assert!(refusal(request("GET", "https://example.com/", &[("bad name", "x")])).contains("not a valid header name"));
         assert!(refusal(request("GET", "https://example.com/", &[("x-a", "line\nbreak")])).contains("not valid in HTTP"));
