@@ -4,7 +4,8 @@
 //! - `loop`: spin forever (the CPU deadline must stop it);
 //! - `alloc`: allocate without bound (the memory cap must stop it);
 //! - `trap`: panic;
-//! - `egress <url>`: GET the URL through the host's `http` import and answer with the outcome;
+//! - `egress <url>`: GET the URL through the host's `http` import and answer with the outcome
+//!   (`reached <status> <content-type> <body>`);
 //! - `wasi-egress <url>`: the same through `wasi:http`, as connectors built against contract
 //!   0.1.0 do;
 //! - `count`: increment a counter in the channel's state and answer with its value;
@@ -79,7 +80,11 @@ impl Connector for Testbed {
             }
             "trap" => panic!("testbed asked to trap"),
             "egress" => match Request::get(argument.trim()).send() {
-                Ok(response) => Ok(respond(200, "text/plain", format!("reached {}", response.status).into_bytes(), Vec::new())),
+                Ok(response) => {
+                    let kind = response.header("content-type").unwrap_or("-");
+                    let reply = format!("reached {} {kind} {}", response.status, String::from_utf8_lossy(&response.body));
+                    Ok(respond(200, "text/plain", reply.into_bytes(), Vec::new()))
+                }
                 Err(e) => Ok(respond(200, "text/plain", format!("failed {e}").into_bytes(), Vec::new())),
             },
             "wasi-egress" => match wasi_get(argument.trim()) {
