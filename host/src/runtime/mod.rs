@@ -6,13 +6,16 @@
 //!   the async runtime, and one timer enforces the call's deadline whether the guest computes or
 //!   waits on I/O. A memory cap is enforced through a resource limiter. A trap, a timeout or a memory bomb fails only its own call.
 //! - A semaphore the size of the instance pool gives back-pressure when the pool is full.
+//! - Connectors reach the network through the contract's `http` import ([`http_import`]) or
+//!   `wasi:http`, both through one egress check ([`egress_hook`]), and compute MACs through its
+//!   `crypto` import ([`crypto_import`]).
 //! - Compiled components are cached on disk ([`cache`]); files are hot-reloaded ([`registry`]).
 
 pub mod bindings;
 pub mod cache;
+pub mod crypto_import;
 pub mod egress;
 pub mod egress_hook;
-pub mod crypto_import;
 pub mod egress_pool;
 pub mod http_import;
 pub mod loader;

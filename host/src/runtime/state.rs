@@ -166,9 +166,7 @@ impl CallState {
             table: ResourceTable::new(),
         }
     }
-}
 
-impl CallState {
     /// The way out for this call's requests.
     pub(crate) fn egress(&self) -> &super::egress_hook::Egress {
         &self.hooks.0
