@@ -157,6 +157,8 @@ impl Request {
 
     /// Send the request and read the whole response.
     pub fn send(self) -> Result<Response, HttpError> {
+        // Checked here as well as in the host, so that a bad URL (usually a setting to fix) comes
+        // back as `InvalidUrl`, and outside the host too.
         ParsedUrl::parse(&self.url)?;
         transport::send(self)
     }

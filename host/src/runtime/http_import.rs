@@ -12,8 +12,7 @@ use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, WasiBody};
 
 impl wit::Host for CallState {
     async fn send(&mut self, request: wit::Request) -> Result<wit::Response, wit::RequestError> {
-        let egress = self.egress().clone();
-        send(&egress, request, self.limits.memory_bytes as u64).await
+        send(self.egress(), request, self.limits.memory_bytes as u64).await
     }
 }
 
