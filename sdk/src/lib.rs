@@ -3,7 +3,7 @@
 //! Everything a Switchboard channel connector needs, so that the connector itself is only its
 //! business logic: translating one provider's webhooks and API into the contract in
 //! `wit/connector.wit` (0.1.0) and `wit/v0.2/connector.wit` (0.2.0, whose `http` import the
-//! SDK's [`http`] client uses).
+//! SDK's [`http`] client uses, and whose `crypto` import [`signature`] uses).
 //!
 //! ```ignore
 //! use switchboard_sdk::prelude::*;
@@ -30,7 +30,8 @@ pub mod signature;
 pub mod webhook;
 
 /// Bindings generated from the contract's newest version, `wit/v0.2/connector.wit` (world
-/// `channel`), which adds the host's `http` import to everything in `wit/connector.wit`.
+/// `channel`), which adds the host's `http` and `crypto` imports to everything in
+/// `wit/connector.wit`.
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({

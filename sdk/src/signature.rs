@@ -70,51 +70,41 @@ pub fn verify_hmac_sha1_base64(
     mac::verify(mac::Algorithm::HmacSha1, secret, message, &expected).then_some(()).ok_or(SignatureError::Mismatch)
 }
 
-/// The MACs, from the host inside it and from the `hmac` crate outside.
+/// The MACs: from the host's `crypto` import inside the host, from the `hmac` crate outside.
+#[cfg(target_arch = "wasm32")]
 mod mac {
-    #[cfg(target_arch = "wasm32")]
-    pub use crate::bindings::switchboard::connector0_2_0::crypto::MacAlgorithm as Algorithm;
+    pub use crate::bindings::switchboard::connector0_2_0::crypto::{MacAlgorithm as Algorithm, mac as compute, verify_mac as verify};
+}
 
-    /// The MACs providers sign with.
-    #[cfg(not(target_arch = "wasm32"))]
+/// The MACs: from the host's `crypto` import inside the host, from the `hmac` crate outside.
+#[cfg(not(target_arch = "wasm32"))]
+mod mac {
+    use hmac::{Hmac, Mac};
+
+    /// The MACs providers sign with (as the contract's `mac-algorithm`).
     #[derive(Clone, Copy)]
     pub enum Algorithm {
         HmacSha256,
         HmacSha1,
     }
 
-    #[cfg(target_arch = "wasm32")]
-    pub fn compute(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
-        crate::bindings::switchboard::connector0_2_0::crypto::mac(algorithm, key, message)
-    }
-
-    #[cfg(target_arch = "wasm32")]
-    pub fn verify(algorithm: Algorithm, key: &[u8], message: &[u8], tag: &[u8]) -> bool {
-        crate::bindings::switchboard::connector0_2_0::crypto::verify_mac(algorithm, key, message, tag)
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn keyed<M: hmac::Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> M {
-        let mut mac = <M as hmac::Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> M {
+        let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
         mac.update(message);
         mac
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn compute(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
-        use hmac::Mac;
         match algorithm {
-            Algorithm::HmacSha256 => keyed::<hmac::Hmac<sha2::Sha256>>(key, message).finalize().into_bytes().to_vec(),
-            Algorithm::HmacSha1 => keyed::<hmac::Hmac<sha1::Sha1>>(key, message).finalize().into_bytes().to_vec(),
+            Algorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message).finalize().into_bytes().to_vec(),
+            Algorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message).finalize().into_bytes().to_vec(),
         }
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn verify(algorithm: Algorithm, key: &[u8], message: &[u8], tag: &[u8]) -> bool {
-        use hmac::Mac;
         match algorithm {
-            Algorithm::HmacSha256 => keyed::<hmac::Hmac<sha2::Sha256>>(key, message).verify_slice(tag).is_ok(),
-            Algorithm::HmacSha1 => keyed::<hmac::Hmac<sha1::Sha1>>(key, message).verify_slice(tag).is_ok(),
+            Algorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message).verify_slice(tag).is_ok(),
+            Algorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message).verify_slice(tag).is_ok(),
         }
     }
 }
