@@ -18,6 +18,8 @@ use crate::store::ingest::batch::{Added, Batch, Sighting};
 use crate::store::ingest::{Events, IngestReport, IngestTarget, apply};
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::bulk::is_race;
+use crate::store::direct::DirectSqlite;
+use crate::store::sql::Conn;
 use crate::store::{Db, Dialect, now_ms};
 use sqlx::{Any, AnyConnection};
 use sqlx::pool::PoolConnection;
@@ -120,6 +122,38 @@ impl Written {
     }
 }
 
+/// A writer's own connection, kept between batches (and replaced after a failure): its page
+/// cache holds what the last batches wrote.
+enum OwnConnection {
+    /// PostgreSQL: a connection outside the pool, served by the writer's runtime.
+    Pooled(AnyConnection),
+    /// SQLite: driven on the writer's thread (see [`crate::store::direct`]).
+    Direct(DirectSqlite),
+}
+
+impl OwnConnection {
+    /// Open one for `db`; none when it cannot be (the pool's connections serve instead).
+    async fn open(db: &Db) -> Option<OwnConnection> {
+        let opened = match db.dialect {
+            Dialect::Sqlite => db.open_direct().map(|direct| direct.map(OwnConnection::Direct)),
+            Dialect::Postgres => db.open_connection().await.map(|conn| Some(OwnConnection::Pooled(conn))),
+        };
+        opened.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the ingest writer could not open its connection; using the pool's");
+            None
+        })
+    }
+
+    async fn close(self) {
+        match self {
+            OwnConnection::Pooled(conn) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            OwnConnection::Direct(conn) => drop(conn),
+        }
+    }
+}
+
 /// The ingest queue.
 #[derive(Clone)]
 pub struct Ingestor {
@@ -144,7 +178,7 @@ impl Ingestor {
             let writer = async move {
                 // The writer's own connection, kept between batches (and replaced after a
                 // failure): its page cache holds what the last batches wrote.
-                let mut own: Option<AnyConnection> = None;
+                let mut own: Option<OwnConnection> = None;
                 loop {
                     let batch = {
                         let mut rx = receiver.lock().await;
@@ -159,17 +193,11 @@ impl Ingestor {
                         batch
                     };
                     if own.is_none() {
-                        own = match db.open_connection().await {
-                            Ok(conn) => Some(conn),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "the ingest writer could not open its connection; using the pool's");
-                                None
-                            }
-                        };
+                        own = OwnConnection::open(&db).await;
                     }
                     let healthy = write_batch(&db, own.as_mut(), reopen_window_ms, handoff.as_ref(), batch).await;
                     if !healthy && let Some(broken) = own.take() {
-                        let _ = sqlx::Connection::close(broken).await;
+                        broken.close().await;
                     }
                 }
             };
@@ -241,7 +269,7 @@ const SOLO_RETRIES: usize = 2;
 
 /// Write a batch on `conn` (the writer's own connection, if it has one); false when a write
 /// failed for another reason than a lost race, so the writer takes a fresh connection.
-async fn write_batch(db: &Db, mut conn: Option<&mut AnyConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, batch: Vec<Job>) -> bool {
+async fn write_batch(db: &Db, mut conn: Option<&mut OwnConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, batch: Vec<Job>) -> bool {
     if batch.len() > 1 {
         let mut result = try_write(db, conn.as_deref_mut(), reopen_window_ms, handoff, &batch).await;
         // Two writers that plan the same new customer at once: the loser tries again and finds
@@ -288,14 +316,14 @@ fn only_messages(events: &[InboundEvent]) -> bool {
 }
 
 /// Write `jobs` in one transaction on `conn` (the writer's own connection, if it has one).
-async fn try_write(db: &Db, conn: Option<&mut AnyConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
+async fn try_write(db: &Db, conn: Option<&mut OwnConnection>, reopen_window_ms: i64, handoff: Option<&Handoff>, jobs: &[Job]) -> sqlx::Result<Written> {
     match db.dialect {
         Dialect::Postgres => {
             let mut tx = match conn {
-                Some(conn) => sqlx::Connection::begin(conn).await?,
-                None => db.begin_write().await?,
+                Some(OwnConnection::Pooled(conn)) => sqlx::Connection::begin(conn).await?,
+                _ => db.begin_write().await?,
             };
-            let written = write_jobs(&mut tx, db.dialect, None, reopen_window_ms, handoff, jobs).await?;
+            let written = write_jobs(&mut Conn::Pooled(&mut tx), db.dialect, None, reopen_window_ms, handoff, jobs).await?;
             crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
             tx.commit().await?;
             Ok(written)
@@ -305,19 +333,20 @@ async fn try_write(db: &Db, conn: Option<&mut AnyConnection>, reopen_window_ms: 
         // ended by hand.
         Dialect::Sqlite => {
             let mut acquired: Option<PoolConnection<Any>> = None;
-            let conn: &mut AnyConnection = match conn {
-                Some(conn) => conn,
-                None => acquired.insert(db.pool.acquire().await?),
+            let mut conn = match conn {
+                Some(OwnConnection::Direct(conn)) => Conn::Direct(conn),
+                Some(OwnConnection::Pooled(conn)) => Conn::Pooled(conn),
+                None => Conn::Pooled(acquired.insert(db.pool.acquire().await?)),
             };
-            let result = match write_jobs(conn, db.dialect, Some("BEGIN IMMEDIATE"), reopen_window_ms, handoff, jobs).await {
+            let result = match write_jobs(&mut conn, db.dialect, Some("BEGIN IMMEDIATE"), reopen_window_ms, handoff, jobs).await {
                 Ok(written) => {
                     crate::failpoints::check(crate::failpoints::Point::IngestBeforeCommit).await;
-                    sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| written)
+                    conn.execute("COMMIT", &[]).await.map(|_| written)
                 }
                 Err(e) => Err(e),
             };
             if result.is_err()
-                && let Err(stuck) = roll_back(conn).await
+                && let Err(stuck) = roll_back(&mut conn).await
             {
                 // A connection whose transaction could not be ended must not serve anyone else.
                 if let Some(acquired) = acquired {
@@ -331,8 +360,13 @@ async fn try_write(db: &Db, conn: Option<&mut AnyConnection>, reopen_window_ms: 
 }
 
 /// End a failed SQLite transaction, if one is open.
-async fn roll_back(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    match sqlx::query("ROLLBACK").execute(conn).await {
+async fn roll_back(conn: &mut Conn<'_>) -> sqlx::Result<()> {
+    if let Conn::Direct(direct) = conn
+        && !direct.in_transaction()
+    {
+        return Ok(());
+    }
+    match conn.execute("ROLLBACK", &[]).await {
         Err(e) if !e.to_string().contains("no transaction is active") => Err(e),
         _ => Ok(()),
     }
@@ -341,7 +375,7 @@ async fn roll_back(conn: &mut AnyConnection) -> sqlx::Result<()> {
 /// The body of [`try_write`]: every job's writes on `tx`, whose transaction `opening` begins
 /// when given (it runs with the batch's first round of reads).
 async fn write_jobs(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     dialect: Dialect,
     opening: Option<&'static str>,
     reopen_window_ms: i64,

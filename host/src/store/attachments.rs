@@ -141,7 +141,7 @@ pub async fn finish(db: &Db, job: &MediaJob, outcome: Result<&AttachmentInfo, &s
             .execute(&mut *tx)
             .await?;
         super::ingest::publish(
-            &mut tx,
+            &mut super::sql::Conn::Pooled(&mut tx),
             &job.tenant,
             "message.updated",
             &serde_json::json!({ "message_id": job.message_id, "part_index": job.part_index, "attachment": outcome.ok(), "error": outcome.err() }),

@@ -1,8 +1,10 @@
 //! Set-based SQL for the group commit: multi-row inserts and `IN (…)` lists, so that a batch of
-//! messages costs a handful of statements rather than several per message. On SQLite every
-//! statement is a hand-off to the connection's worker thread; on PostgreSQL it is a round trip.
+//! messages costs a handful of statements rather than several per message. On PostgreSQL every
+//! statement is a round trip, and on SQLite through sqlx a hand-off to the connection's worker
+//! thread; the ingest writer's own SQLite connection (see [`super::direct`]) saves neither, but
+//! still prepares and binds far fewer statements.
 
-use sqlx::{Any, AnyConnection};
+use super::sql::{Conn, Row, bound};
 
 /// The most values bound in one statement. SQLite allows 32,766 and PostgreSQL 65,535; staying
 /// well below both keeps statements small enough to prepare quickly.
@@ -45,6 +47,12 @@ impl From<Option<String>> for Value {
     }
 }
 
+impl From<Option<&str>> for Value {
+    fn from(s: Option<&str>) -> Value {
+        Value::MaybeText(s.map(str::to_string))
+    }
+}
+
 impl From<i64> for Value {
     fn from(n: i64) -> Value {
         Value::Int(n)
@@ -57,21 +65,15 @@ impl From<Option<i64>> for Value {
     }
 }
 
-fn bind<'q>(query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, value: &'q Value) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    match value {
-        Value::Text(s) => query.bind(s.as_str()),
-        Value::MaybeText(s) => query.bind(s.as_deref()),
-        Value::Int(n) => query.bind(*n),
-        Value::MaybeInt(n) => query.bind(*n),
+/// The statement as the connection wants it. Templates number their parameters `$1, $2, …` in
+/// the order they appear, each once. PostgreSQL and the writer's own SQLite connection take
+/// them as they are; SQLite through sqlx gets anonymous `?`s, because sqlx looks up every named
+/// parameter by scanning the statement's list of names, which costs O(n²) on a multi-row insert.
+fn for_backend(tx: &Conn<'_>, sql: String) -> String {
+    match tx {
+        Conn::Pooled(_) if tx.is_sqlite() => anonymous(&sql),
+        _ => sql,
     }
-}
-
-/// The statement as the connection's database wants it. Templates number their parameters
-/// `$1, $2, …` in the order they appear, each once. PostgreSQL takes them as they are; SQLite
-/// gets anonymous `?`s, because sqlx looks up every named parameter by scanning the
-/// statement's list of names, which costs O(n²) on a multi-row insert.
-fn for_backend(tx: &AnyConnection, sql: String) -> String {
-    if tx.backend_name() == "SQLite" { anonymous(&sql) } else { sql }
 }
 
 /// `sql` with every `$N` parameter made an anonymous `?`.
@@ -150,15 +152,11 @@ impl Rows {
 
     /// Insert every waiting row; returns how many the database inserted (an `ON CONFLICT DO
     /// NOTHING` suffix may skip some).
-    pub async fn insert(&self, tx: &mut AnyConnection) -> sqlx::Result<u64> {
+    pub async fn insert(&self, tx: &mut Conn<'_>) -> sqlx::Result<u64> {
         let mut inserted = 0;
         for (sql, values) in self.statements() {
             let sql = for_backend(tx, sql);
-            let mut query = sqlx::query(&sql);
-            for value in values {
-                query = bind(query, value);
-            }
-            inserted += query.execute(&mut *tx).await?.rows_affected();
+            inserted += tx.execute(&sql, values).await?;
         }
         Ok(inserted)
     }
@@ -184,11 +182,12 @@ impl Rows {
     }
 }
 
-/// Statements that run together and must each change a known number of rows. On SQLite they go
-/// to the connection's thread as one multi-statement string, a single hand-off instead of one per
-/// statement; PostgreSQL prepares statements one at a time, so there they run one by one. A
-/// statement that changes another number of rows means another writer got there first: the
-/// script fails with [`raced`] and the batch is tried again.
+/// Statements that run together and must each change a known number of rows. On SQLite through
+/// sqlx they go to the connection's thread as one multi-statement string, a single hand-off
+/// instead of one per statement; elsewhere (PostgreSQL prepares statements one at a time, and the
+/// writer's own SQLite connection has no hand-off to save) they run one by one. A statement that
+/// changes another number of rows means another writer got there first: the script fails with
+/// [`raced`] and the batch is tried again.
 #[derive(Default)]
 pub struct Script {
     statements: Vec<(String, Vec<Value>, u64, &'static str)>,
@@ -240,31 +239,24 @@ impl Script {
     }
 
     /// Run every statement, in order.
-    pub async fn run(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
+    pub async fn run(self, tx: &mut Conn<'_>) -> sqlx::Result<()> {
         if self.statements.is_empty() {
             return Ok(());
         }
-        if tx.backend_name() == "SQLite" {
+        if let Conn::Pooled(conn) = tx
+            && conn.backend_name() == "SQLite"
+        {
             let expected: u64 = self.statements.iter().map(|(_, _, rows, _)| rows).sum();
             let sql = self.statements.iter().map(|(sql, ..)| anonymous(sql)).collect::<Vec<_>>().join(";\n");
-            let mut query = sqlx::query(&sql);
-            for (_, values, _, _) in &self.statements {
-                for value in values {
-                    query = bind(query, value);
-                }
-            }
-            let changed = query.execute(&mut *tx).await?.rows_affected();
+            let values: Vec<Value> = self.statements.into_iter().flat_map(|(_, values, _, _)| values).collect();
+            let changed = bound(&sql, &values).execute(&mut **conn).await?.rows_affected();
             if changed != expected {
                 return Err(raced("a row of the batch"));
             }
             return Ok(());
         }
         for (sql, values, rows, what) in &self.statements {
-            let mut query = sqlx::query(sql);
-            for value in values {
-                query = bind(query, value);
-            }
-            if query.execute(&mut *tx).await?.rows_affected() != *rows {
+            if tx.execute(sql, values).await? != *rows {
                 return Err(raced(what));
             }
         }
@@ -272,8 +264,8 @@ impl Script {
     }
 }
 
-/// Queries read together: on SQLite as one multi-statement string (one hand-off to the
-/// connection's thread), on PostgreSQL one by one. Each query added gives a [`ReadId`] to find
+/// Queries read together: on SQLite through sqlx as one multi-statement string (one hand-off to
+/// the connection's thread), elsewhere one by one. Each query added gives a [`ReadId`] to find
 /// its rows with once [`fetch`](Reads::fetch) has run.
 #[derive(Default)]
 pub struct Reads {
@@ -290,13 +282,13 @@ pub struct ReadId(usize);
 
 /// The rows of every query of a [`Reads`].
 pub struct ReadRows {
-    by_statement: Vec<Vec<sqlx::any::AnyRow>>,
+    by_statement: Vec<Vec<Row>>,
     queries: Vec<std::ops::Range<usize>>,
 }
 
 impl ReadRows {
     /// The rows of one query.
-    pub fn of(&self, query: ReadId) -> impl Iterator<Item = &sqlx::any::AnyRow> {
+    pub fn of(&self, query: ReadId) -> impl Iterator<Item = &Row> {
         self.by_statement[self.queries[query.0].clone()].iter().flatten()
     }
 }
@@ -338,49 +330,42 @@ impl Reads {
     }
 
     /// Run every query.
-    pub async fn fetch(self, tx: &mut AnyConnection) -> sqlx::Result<ReadRows> {
+    pub async fn fetch(self, tx: &mut Conn<'_>) -> sqlx::Result<ReadRows> {
         use futures::TryStreamExt;
-        let mut by_statement: Vec<Vec<sqlx::any::AnyRow>> = Vec::with_capacity(self.statements.len() + 1);
-        if self.statements.is_empty() || tx.backend_name() != "SQLite" {
-            if let Some(statement) = self.opening {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-        } else {
-            let sql = self.opening.into_iter().map(str::to_string).chain(self.statements.iter().map(|(sql, _)| anonymous(sql)));
-            let sql = sql.collect::<Vec<_>>().join(";\n");
-            let mut query = sqlx::query(&sql);
-            for (_, values) in &self.statements {
-                for value in values {
-                    query = bind(query, value);
+        let mut by_statement: Vec<Vec<Row>> = Vec::with_capacity(self.statements.len() + 1);
+        let conn = match tx {
+            Conn::Pooled(conn) if !self.statements.is_empty() && conn.backend_name() == "SQLite" => conn,
+            _ => {
+                if let Some(statement) = self.opening {
+                    tx.execute(statement, &[]).await?;
                 }
-            }
-            // Each statement's rows are followed by its result.
-            let mut current = Vec::new();
-            // sqlx 0.8 runs a multi-statement string with parameters on SQLite and means to drop
-            // it (launchbadge/sqlx#3108); without it, the loop below serves SQLite too.
-            #[allow(deprecated)]
-            let mut stream = query.fetch_many(&mut *tx);
-            while let Some(item) = stream.try_next().await? {
-                match item {
-                    sqlx::Either::Right(row) => current.push(row),
-                    sqlx::Either::Left(_) => by_statement.push(std::mem::take(&mut current)),
+                for (sql, values) in &self.statements {
+                    by_statement.push(tx.fetch_all(sql, values).await?);
                 }
+                return Ok(ReadRows { by_statement, queries: self.queries });
             }
-            drop(stream);
-            if self.opening.is_some() && !by_statement.is_empty() {
-                by_statement.remove(0);
+        };
+        let sql = self.opening.into_iter().map(str::to_string).chain(self.statements.iter().map(|(sql, _)| anonymous(sql)));
+        let sql = sql.collect::<Vec<_>>().join(";\n");
+        let values: Vec<Value> = self.statements.iter().flat_map(|(_, values)| values.iter().cloned()).collect();
+        // Each statement's rows are followed by its result.
+        let mut current = Vec::new();
+        // sqlx 0.8 runs a multi-statement string with parameters on SQLite and means to drop
+        // it (launchbadge/sqlx#3108); without it, the loop above serves SQLite too.
+        #[allow(deprecated)]
+        let mut stream = bound(&sql, &values).fetch_many(&mut **conn);
+        while let Some(item) = stream.try_next().await? {
+            match item {
+                sqlx::Either::Right(row) => current.push(Row::Pooled(row)),
+                sqlx::Either::Left(_) => by_statement.push(std::mem::take(&mut current)),
             }
-            if by_statement.len() != self.statements.len() {
-                return Err(sqlx::Error::Protocol(format!("{} statements gave {} results", self.statements.len(), by_statement.len())));
-            }
-            return Ok(ReadRows { by_statement, queries: self.queries });
         }
-        for (sql, values) in &self.statements {
-            let mut query = sqlx::query(sql);
-            for value in values {
-                query = bind(query, value);
-            }
-            by_statement.push(query.fetch_all(&mut *tx).await?);
+        drop(stream);
+        if self.opening.is_some() && !by_statement.is_empty() {
+            by_statement.remove(0);
+        }
+        if by_statement.len() != self.statements.len() {
+            return Err(sqlx::Error::Protocol(format!("{} statements gave {} results", self.statements.len(), by_statement.len())));
         }
         Ok(ReadRows { by_statement, queries: self.queries })
     }

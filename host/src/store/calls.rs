@@ -104,14 +104,12 @@ impl crate::runtime::CallRouter for DbCallRouter {
 }
 
 /// A call ended: free its agent.
-pub async fn end(tx: &mut sqlx::AnyConnection, call_id: &str, now: i64) -> sqlx::Result<()> {
-    let agent: Option<Option<String>> = sqlx::query_scalar("SELECT agent_id FROM call_sessions WHERE call_id = $1 AND state <> 'ended'")
-        .bind(call_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE call_sessions SET state = 'ended', updated_at = $1 WHERE call_id = $2").bind(now).bind(call_id).execute(&mut *tx).await?;
-    if let Some(Some(agent)) = agent {
-        sqlx::query("UPDATE users SET last_call_ended_at = $1 WHERE id = $2").bind(now).bind(agent).execute(&mut *tx).await?;
+pub async fn end(tx: &mut super::sql::Conn<'_>, call_id: &str, now: i64) -> sqlx::Result<()> {
+    let session = tx.fetch_optional("SELECT agent_id FROM call_sessions WHERE call_id = $1 AND state <> 'ended'", &[call_id.into()]).await?;
+    let agent: Option<String> = session.and_then(|row| row.get("agent_id"));
+    tx.execute("UPDATE call_sessions SET state = 'ended', updated_at = $1 WHERE call_id = $2", &[now.into(), call_id.into()]).await?;
+    if let Some(agent) = agent {
+        tx.execute("UPDATE users SET last_call_ended_at = $1 WHERE id = $2", &[now.into(), agent.into()]).await?;
     }
     Ok(())
 }

@@ -305,8 +305,8 @@ pub async fn change(db: &Db, tenant: &str, id: &str, actor: &str, change: Change
     let mut data = data;
     data["conversation_id"] = json!(id);
     data["actor_id"] = json!(actor);
-    timeline(&mut tx, tenant, &contact, Some(id), kind, &data, now).await?;
-    publish(&mut tx, tenant, kind, &data, now).await?;
+    timeline(&mut super::sql::Conn::Pooled(&mut tx), tenant, &contact, Some(id), kind, &data, now).await?;
+    publish(&mut super::sql::Conn::Pooled(&mut tx), tenant, kind, &data, now).await?;
     tx.commit().await?;
     get(db, tenant, id).await
 }
@@ -327,8 +327,8 @@ pub async fn add_note(db: &Db, tenant: &str, conversation: Option<&str>, contact
         .execute(&mut *tx)
         .await?;
     let note = json!({ "id": id, "conversation_id": conversation, "contact_id": contact, "author_id": author, "body": body, "created_at": now });
-    timeline(&mut tx, tenant, contact, conversation, "note", &note, now).await?;
-    publish(&mut tx, tenant, "note.created", &note, now).await?;
+    timeline(&mut super::sql::Conn::Pooled(&mut tx), tenant, contact, conversation, "note", &note, now).await?;
+    publish(&mut super::sql::Conn::Pooled(&mut tx), tenant, "note.created", &note, now).await?;
     tx.commit().await?;
     Ok(note)
 }
@@ -359,14 +359,14 @@ pub(crate) const SEND_CONTEXTS_SQL: &str = "SELECT c.id, c.tenant_id, c.channel_
  FROM conversations c WHERE c.id IN ({ids})";
 
 /// A row of [`SEND_CONTEXTS_SQL`]: (conversation, tenant, context).
-pub(crate) fn send_context_of(row: &sqlx::any::AnyRow) -> (String, String, SendContext) {
+pub(crate) fn send_context_of(row: &super::sql::Row) -> (String, String, SendContext) {
     let consent: Option<String> = row.get("consent");
     let context = SendContext {
         channel_id: row.get("channel_id"),
         contact_id: row.get("contact_id"),
         recipient: row.get("recipient"),
         last_inbound_ms: row.get("last_inbound_at"),
-        window_closed: row.get::<i64, _>("window_closed") != 0,
+        window_closed: row.get::<i64>("window_closed") != 0,
         opted_out: consent.as_deref() == Some("opt_out"),
     };
     (row.get("id"), row.get("tenant_id"), context)
@@ -376,7 +376,7 @@ pub(crate) fn send_context_of(row: &sqlx::any::AnyRow) -> (String, String, SendC
 pub async fn send_context(db: &Db, tenant: &str, conversation: &str) -> sqlx::Result<Option<SendContext>> {
     let sql = SEND_CONTEXTS_SQL.replace("{ids}", "$1");
     let row = sqlx::query(&sql).bind(conversation).fetch_optional(&db.pool).await?;
-    Ok(row.map(|r| send_context_of(&r)).filter(|(_, owner, _)| owner == tenant).map(|(_, _, context)| context))
+    Ok(row.map(|r| send_context_of(&super::sql::Row::Pooled(r))).filter(|(_, owner, _)| owner == tenant).map(|(_, _, context)| context))
 }
 
 /// An agent's message, ready to be queued.
@@ -399,12 +399,9 @@ pub struct NewOutbound {
 }
 
 /// The message an earlier send with this `Idempotency-Key` queued, if any.
-pub async fn idempotent_message(tx: &mut sqlx::AnyConnection, tenant: &str, key: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-        .bind(tenant)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await
+pub async fn idempotent_message(tx: &mut super::sql::Conn<'_>, tenant: &str, key: &str) -> sqlx::Result<Option<String>> {
+    let row = tx.fetch_optional("SELECT message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", &[tenant.into(), key.into()]).await?;
+    Ok(row.map(|r| r.get("message_id")))
 }
 
 /// Record a message the provider already accepted (a private reply): no outbox row.
@@ -444,8 +441,8 @@ pub async fn record_sent(
         .execute(&mut *tx)
         .await?;
     let data = json!({ "conversation_id": conversation, "message_id": id, "contact_id": context.contact_id, "direction": "outbound", "parts": parts });
-    timeline(&mut tx, tenant, &context.contact_id, Some(conversation), "message", &data, now).await?;
-    publish(&mut tx, tenant, "message.created", &data, now).await?;
+    timeline(&mut super::sql::Conn::Pooled(&mut tx), tenant, &context.contact_id, Some(conversation), "message", &data, now).await?;
+    publish(&mut super::sql::Conn::Pooled(&mut tx), tenant, "message.created", &data, now).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -454,8 +451,8 @@ pub async fn record_sent(
 pub async fn record_timeline(db: &Db, tenant: &str, contact: &str, conversation: Option<&str>, kind: &str, data: &Value) -> sqlx::Result<()> {
     let now = now_ms();
     let mut tx = db.begin_write().await?;
-    timeline(&mut tx, tenant, contact, conversation, kind, data, now).await?;
-    publish(&mut tx, tenant, kind, data, now).await?;
+    timeline(&mut super::sql::Conn::Pooled(&mut tx), tenant, contact, conversation, kind, data, now).await?;
+    publish(&mut super::sql::Conn::Pooled(&mut tx), tenant, kind, data, now).await?;
     tx.commit().await
 }
 
@@ -586,7 +583,7 @@ pub async fn merge_contacts(db: &Db, tenant: &str, into: &str, from: &str) -> sq
         .bind(from)
         .execute(&mut *tx)
         .await?;
-    publish(&mut tx, tenant, "contact.merged", &json!({ "into": into, "from": from }), now_ms()).await?;
+    publish(&mut super::sql::Conn::Pooled(&mut tx), tenant, "contact.merged", &json!({ "into": into, "from": from }), now_ms()).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -7,10 +7,12 @@ pub mod channels;
 pub mod bulk;
 pub mod ingest;
 pub mod conversations;
+pub mod direct;
 pub mod events;
 pub mod outbox;
 pub mod schema;
 pub mod secrets;
+pub mod sql;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -51,13 +53,16 @@ pub struct Db {
 /// every commit durable before it returns, which is what lets a webhook be acknowledged.
 async fn configure(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> sqlx::Result<()> {
     if dialect == Dialect::Sqlite {
-        conn.execute("PRAGMA journal_mode = WAL").await?;
-        conn.execute("PRAGMA synchronous = FULL").await?;
-        conn.execute("PRAGMA busy_timeout = 10000").await?;
-        conn.execute("PRAGMA foreign_keys = ON").await?;
+        for pragma in SQLITE_PRAGMAS {
+            conn.execute(*pragma).await?;
+        }
     }
     Ok(())
 }
+
+/// How every SQLite connection is set up, the pool's and the ingest writer's own.
+const SQLITE_PRAGMAS: &[&str] =
+    &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 10000", "PRAGMA foreign_keys = ON"];
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -88,6 +93,20 @@ impl Db {
         let mut conn = sqlx::AnyConnection::connect_with(&self.pool.connect_options()).await?;
         configure(&mut conn, self.dialect).await?;
         Ok(conn)
+    }
+
+    /// On SQLite, a connection of its own driven on the caller's thread (see [`direct`]); none
+    /// for an in-memory database, which only the pool's connections share.
+    pub fn open_direct(&self) -> sqlx::Result<Option<direct::DirectSqlite>> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(None);
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::try_from(&*self.pool.connect_options())?;
+        let path = options.get_filename();
+        if path.as_os_str().is_empty() || path.to_string_lossy().starts_with("file:") || path.to_string_lossy().contains(":memory:") {
+            return Ok(None);
+        }
+        direct::DirectSqlite::open(path, SQLITE_PRAGMAS).map(Some)
     }
 
     /// Connect to `url` (creating a SQLite file if needed) and apply pending migrations.

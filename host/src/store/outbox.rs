@@ -6,7 +6,7 @@ use super::bulk::{Reads, Script, Value};
 use super::ingest::{Events, apply_provider_error, apply_status};
 use crate::domain::content::ProviderError;
 use crate::domain::delivery::DeliveryState;
-use sqlx::Row;
+use super::sql::Conn;
 use std::collections::{HashMap, HashSet};
 
 /// A claimed outbox row.
@@ -28,27 +28,23 @@ pub struct Claimed {
 
 /// Claim up to `limit` due rows for `owner` until `lease_ms` from `now`, in the caller's
 /// transaction (the ingest writer's).
-pub async fn claim(tx: &mut sqlx::AnyConnection, dialect: Dialect, owner: &str, limit: i64, lease_ms: i64, now: i64) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim(tx: &mut Conn<'_>, dialect: Dialect, owner: &str, limit: i64, lease_ms: i64, now: i64) -> sqlx::Result<Vec<Claimed>> {
     let pick = format!(
         "SELECT message_id FROM outbox WHERE next_attempt_at <= $3 AND lease_until < $3 ORDER BY next_attempt_at LIMIT {limit}{}",
         dialect.skip_locked()
     );
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE message_id IN ({pick})
          RETURNING message_id, tenant_id, channel_id, payload, attempts"
-    ))
-    .bind(owner)
-    .bind(now + lease_ms)
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let rows = tx.fetch_all(&sql, &[owner.into(), (now + lease_ms).into(), now.into()]).await?;
     Ok(rows
         .iter()
         .map(|r| Claimed {
             message_id: r.get("message_id"),
             tenant: r.get("tenant_id"),
             channel_id: r.get("channel_id"),
-            payload: serde_json::from_str(&r.get::<String, _>("payload")).unwrap_or_default(),
+            payload: serde_json::from_str(&r.get::<String>("payload")).unwrap_or_default(),
             attempts: r.get("attempts"),
             lease_until: now + lease_ms,
         })
@@ -59,7 +55,7 @@ pub async fn claim(tx: &mut sqlx::AnyConnection, dialect: Dialect, owner: &str, 
 /// `current` holds each message's status and conversation; a message whose status report came
 /// before the receipt (in `early`) gets that report applied too, one by one.
 async fn delivered(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut Conn<'_>,
     events: &Events,
     rows: &[(&Claimed, &str, Option<u32>)],
     current: &HashMap<String, (String, String)>,
@@ -101,70 +97,45 @@ async fn delivered(
 
 /// A delivered message whose status report arrived first: apply `queued`, then the report.
 async fn delivered_before_report(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut Conn<'_>,
     events: &Events,
     row: &Claimed,
     provider_id: &str,
     segments: Option<u32>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE messages SET provider_message_id = $1, segments = COALESCE($2, segments), updated_at = $3 WHERE id = $4")
-        .bind(provider_id)
-        .bind(segments.map(i64::from))
-        .bind(now)
-        .bind(&row.message_id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "UPDATE messages SET provider_message_id = $1, segments = COALESCE($2, segments), updated_at = $3 WHERE id = $4";
+    tx.execute(sql, &[provider_id.into(), segments.map(i64::from).into(), now.into(), (&row.message_id).into()]).await?;
     apply_status(tx, events, &row.tenant, &row.channel_id, provider_id, DeliveryState::Queued, None, now).await?;
-    let early = sqlx::query("SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
-        .bind(&row.channel_id)
-        .bind(provider_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let sql = "SELECT status, error FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2";
+    let early = tx.fetch_optional(sql, &[(&row.channel_id).into(), provider_id.into()]).await?;
     if let Some(early) = early {
-        let state = DeliveryState::parse(&early.get::<String, _>("status")).unwrap_or(DeliveryState::Queued);
-        let error: Option<ProviderError> = early.get::<Option<String>, _>("error").and_then(|e| serde_json::from_str(&e).ok());
+        let state = DeliveryState::parse(&early.get::<String>("status")).unwrap_or(DeliveryState::Queued);
+        let error: Option<ProviderError> = early.get::<Option<String>>("error").and_then(|e| serde_json::from_str(&e).ok());
         apply_status(tx, events, &row.tenant, &row.channel_id, provider_id, state, error.as_ref(), now).await?;
-        sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
-            .bind(&row.channel_id)
-            .bind(provider_id)
-            .execute(&mut *tx)
-            .await?;
+        let sql = "DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2";
+        tx.execute(sql, &[(&row.channel_id).into(), provider_id.into()]).await?;
     }
     Ok(())
 }
 
 /// A temporary failure: try again at `next_attempt_at`.
-async fn retry_later(tx: &mut sqlx::AnyConnection, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3",
-    )
-    .bind(next_attempt_at)
-    .bind(&row.message_id)
-    .bind(owner)
-    .execute(&mut *tx)
-    .await?;
+async fn retry_later(tx: &mut Conn<'_>, row: &Claimed, owner: &str, next_attempt_at: i64, error: &ProviderError, now: i64) -> sqlx::Result<()> {
+    let sql = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = NULL, lease_until = 0 WHERE message_id = $2 AND lease_owner = $3";
+    tx.execute(sql, &[next_attempt_at.into(), (&row.message_id).into(), owner.into()]).await?;
     // Show the last error while the message waits, without changing its state.
-    sqlx::query("UPDATE messages SET error = $1, updated_at = $2 WHERE id = $3")
-        .bind(serde_json::to_string(error).unwrap())
-        .bind(now)
-        .bind(&row.message_id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "UPDATE messages SET error = $1, updated_at = $2 WHERE id = $3";
+    tx.execute(sql, &[serde_json::to_string(error).unwrap().into(), now.into(), (&row.message_id).into()]).await?;
     Ok(())
 }
 
 /// A permanent failure: the message fails with the provider's reason and leaves the outbox.
-async fn failed(tx: &mut sqlx::AnyConnection, events: &Events, row: &Claimed, error: &ProviderError, now: i64) -> sqlx::Result<()> {
-    let found = sqlx::query("SELECT conversation_id, contact_id FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(&mut *tx).await?;
+async fn failed(tx: &mut Conn<'_>, events: &Events, row: &Claimed, error: &ProviderError, now: i64) -> sqlx::Result<()> {
+    let found = tx.fetch_one("SELECT conversation_id, contact_id FROM messages WHERE id = $1", &[(&row.message_id).into()]).await?;
     let conversation: String = found.get("conversation_id");
     let contact: String = found.get("contact_id");
-    sqlx::query("UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-        .bind(serde_json::to_string(error).unwrap())
-        .bind(now)
-        .bind(&row.message_id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3";
+    tx.execute(sql, &[serde_json::to_string(error).unwrap().into(), now.into(), (&row.message_id).into()]).await?;
     apply_provider_error(tx, &row.tenant, &row.channel_id, &conversation, &contact, error, now).await?;
     let data = serde_json::json!({ "conversation_id": conversation, "message_id": row.message_id, "status": "failed", "error": error });
     events.emit(tx, &row.tenant, "message.status", &data, now).await
@@ -194,7 +165,7 @@ pub enum Recorded {
 /// Record the outcomes of a claimed batch in the caller's transaction (the ingest writer's, so
 /// one commit serves the whole batch); stream events go to `events`. Rows whose lease this host
 /// lost (another host took them when it expired) are left to that host, which records them.
-pub async fn record(tx: &mut sqlx::AnyConnection, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
+pub async fn record(tx: &mut Conn<'_>, events: &Events, owner: &str, outcomes: &[(Claimed, Recorded)], now: i64) -> sqlx::Result<()> {
     let finished: Vec<&str> =
         outcomes.iter().filter(|(_, o)| !matches!(o, Recorded::Retry { .. })).map(|(row, _)| row.message_id.as_str()).collect();
     let accepted: Vec<(&Claimed, &str, Option<u32>)> = outcomes

@@ -15,7 +15,7 @@ use crate::domain::delivery::DeliveryState;
 use crate::store::bulk::{Reads, Rows, Script, Value};
 use crate::store::conversations::{NewOutbound, SEND_CONTEXTS_SQL, SendContext, send_context_of};
 use crate::store::new_id;
-use sqlx::{AnyConnection, Row};
+use crate::store::sql::Conn;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What became of a message added to a batch.
@@ -149,7 +149,7 @@ impl Batch {
     /// Read what the store knows about these sightings of customers (and their messages), and
     /// what agents' sends into the conversations `sends` need: one round of [`Reads`] for the
     /// whole batch.
-    pub async fn prefetch(&mut self, tx: &mut AnyConnection, opening: Option<&'static str>, sightings: &[Sighting<'_>], sends: &[&str]) -> sqlx::Result<()> {
+    pub async fn prefetch(&mut self, tx: &mut Conn<'_>, opening: Option<&'static str>, sightings: &[Sighting<'_>], sends: &[&str]) -> sqlx::Result<()> {
         let mut by_channel: Vec<(&str, &str, Vec<&Sighting<'_>>)> = Vec::new();
         for s in sightings {
             match by_channel.iter_mut().find(|(channel, _, _)| *channel == s.channel) {
@@ -193,18 +193,18 @@ impl Batch {
                 self.stored.insert((channel.to_string(), row.get("provider_message_id")));
             }
             for row in rows.of(identities) {
-                let known = KnownContact { id: row.get("contact_id"), named: row.get::<Option<String>, _>("name").is_some() };
+                let known = KnownContact { id: row.get("contact_id"), named: row.get::<Option<String>>("name").is_some() };
                 self.identities.insert((channel.to_string(), row.get("provider_id")), known);
             }
             for row in by_phone.iter().flat_map(|q| rows.of(*q)) {
-                let known = KnownContact { id: row.get("id"), named: row.get::<Option<String>, _>("name").is_some() };
+                let known = KnownContact { id: row.get("id"), named: row.get::<Option<String>>("name").is_some() };
                 self.phones.entry((tenant.to_string(), row.get("phone"))).or_insert(known);
             }
             for row in rows.of(latest) {
-                let key = (row.get::<String, _>("contact_id"), channel.to_string(), row.get::<String, _>("thread"));
+                let key = (row.get::<String>("contact_id"), channel.to_string(), row.get::<String>("thread"));
                 self.latest.entry(key).or_insert_with(|| LatestConversation {
                     id: row.get("id"),
-                    status: ConversationStatus::parse(&row.get::<String, _>("status")).unwrap_or(ConversationStatus::Open),
+                    status: ConversationStatus::parse(&row.get::<String>("status")).unwrap_or(ConversationStatus::Open),
                     resolved_at_ms: row.get("resolved_at"),
                 });
             }
@@ -318,7 +318,7 @@ impl Batch {
 
     /// Write everything planned, in the order the foreign keys need, as one [`Script`]; stream
     /// events go to `events`.
-    pub async fn flush(self, tx: &mut AnyConnection, events: &Events) -> sqlx::Result<()> {
+    pub async fn flush(self, tx: &mut Conn<'_>, events: &Events) -> sqlx::Result<()> {
         let now = self.now;
         let mut script = Script::new();
         script.insert(&self.contacts, "a contact");

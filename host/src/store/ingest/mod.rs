@@ -9,7 +9,7 @@ pub mod batch;
 use crate::domain::content::{ConsentAction, Identity, InboundEvent, ProviderError, ReportedMessage, ReportedStatus};
 use crate::domain::delivery::DeliveryState;
 use batch::{Added, Batch, Sighting};
-use sqlx::{AnyConnection, Row};
+use crate::store::sql::Conn;
 
 /// Where a batch of events is written.
 pub struct IngestTarget<'a> {
@@ -59,12 +59,12 @@ impl Events {
     }
 
     /// Record one event.
-    pub async fn emit(&self, tx: &mut AnyConnection, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+    pub async fn emit(&self, tx: &mut Conn<'_>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
         self.emit_all(tx, vec![(tenant.to_string(), kind.to_string(), data.to_string())], now).await
     }
 
     /// Record events given as (tenant, kind, JSON data).
-    pub async fn emit_all(&self, tx: &mut AnyConnection, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
+    pub async fn emit_all(&self, tx: &mut Conn<'_>, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
             Events::Now => {
                 let mut rows = event_rows();
@@ -80,7 +80,7 @@ impl Events {
 
     /// Run `script` and record `events` (tenant, kind, JSON data): inserted by the script itself
     /// unless they are deferred.
-    pub async fn run_with(&self, tx: &mut AnyConnection, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
+    pub async fn run_with(&self, tx: &mut Conn<'_>, mut script: super::bulk::Script, events: Vec<(String, String, String)>, now: i64) -> sqlx::Result<()> {
         match self {
             Events::Now => {
                 let mut rows = event_rows();
@@ -96,7 +96,7 @@ impl Events {
     }
 
     /// Insert what was collected.
-    pub async fn flush(&self, tx: &mut AnyConnection) -> sqlx::Result<()> {
+    pub async fn flush(&self, tx: &mut Conn<'_>) -> sqlx::Result<()> {
         let Events::Deferred(buffer) = self else { return Ok(()) };
         let pending = std::mem::replace(&mut *buffer.lock().unwrap(), event_rows());
         pending.insert(tx).await.map(|_| ())
@@ -116,13 +116,13 @@ fn push_events(rows: &mut super::bulk::Rows, events: Vec<(String, String, String
 }
 
 /// Record one stream event for the tenant's agents.
-pub async fn publish(tx: &mut AnyConnection, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+pub async fn publish(tx: &mut Conn<'_>, tenant: &str, kind: &str, data: &serde_json::Value, now: i64) -> sqlx::Result<()> {
     Events::Now.emit(tx, tenant, kind, data, now).await
 }
 
 /// Add an item to a contact's cross-channel timeline.
 pub async fn timeline(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     tenant: &str,
     contact: &str,
     conversation: Option<&str>,
@@ -130,20 +130,13 @@ pub async fn timeline(
     data: &serde_json::Value,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO timeline (tenant_id, contact_id, conversation_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(tenant)
-        .bind(contact)
-        .bind(conversation)
-        .bind(kind)
-        .bind(data.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "INSERT INTO timeline (tenant_id, contact_id, conversation_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    tx.execute(sql, &[tenant.into(), contact.into(), conversation.into(), kind.into(), data.to_string().into(), now.into()]).await?;
     Ok(())
 }
 
 /// The contact behind an identity on a channel, created if new (see [`Batch::contact_for`]).
-pub async fn resolve_contact(tx: &mut AnyConnection, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
+pub async fn resolve_contact(tx: &mut Conn<'_>, t: &IngestTarget<'_>, who: &Identity) -> sqlx::Result<String> {
     let mut batch = Batch::new(t.now_ms);
     batch.prefetch(tx, None, &[Sighting::contact(t, who)], &[]).await?;
     let contact = batch.contact_for(t, who);
@@ -153,7 +146,7 @@ pub async fn resolve_contact(tx: &mut AnyConnection, t: &IngestTarget<'_>, who: 
 
 /// Store one message on its own (a voicemail, a comment); webhooks full of messages are
 /// written a whole batch at a time by the ingest writer.
-async fn store_message(tx: &mut AnyConnection, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
+async fn store_message(tx: &mut Conn<'_>, t: &IngestTarget<'_>, m: &ReportedMessage, report: &mut IngestReport) -> sqlx::Result<()> {
     let mut batch = Batch::new(t.now_ms);
     batch.prefetch(tx, None, &[Sighting::message(t, m)], &[]).await?;
     match batch.add_message(t, m) {
@@ -165,8 +158,9 @@ async fn store_message(tx: &mut AnyConnection, t: &IngestTarget<'_>, m: &Reporte
 
 /// Apply a delivery report to the message with this provider id, or keep it until the message
 /// is known. Returns true when a stored message changed.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply_status(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     events: &Events,
     tenant: &str,
     channel: &str,
@@ -175,47 +169,29 @@ pub async fn apply_status(
     error: Option<&ProviderError>,
     now: i64,
 ) -> sqlx::Result<Option<bool>> {
-    let row = sqlx::query("SELECT id, status, conversation_id, contact_id FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
-        .bind(channel)
-        .bind(provider_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let sql = "SELECT id, status, conversation_id, contact_id FROM messages WHERE channel_id = $1 AND provider_message_id = $2";
+    let row = tx.fetch_optional(sql, &[channel.into(), provider_id.into()]).await?;
     let Some(row) = row else {
         // The report came before the message (or before the send's receipt): keep the furthest.
-        let early: Option<String> = sqlx::query_scalar("SELECT status FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
-            .bind(channel)
-            .bind(provider_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let sql = "SELECT status FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2";
+        let early: Option<String> = tx.fetch_optional(sql, &[channel.into(), provider_id.into()]).await?.map(|row| row.get("status"));
         let current = early.as_deref().and_then(DeliveryState::parse).unwrap_or(DeliveryState::Pending);
         if let Some(next) = current.advance(reported) {
-            sqlx::query(
-                "INSERT INTO early_statuses (channel_id, provider_message_id, tenant_id, status, error, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (channel_id, provider_message_id) DO UPDATE SET status = excluded.status, error = excluded.error",
-            )
-            .bind(channel)
-            .bind(provider_id)
-            .bind(tenant)
-            .bind(next.as_str())
-            .bind(error.map(|e| serde_json::to_string(e).unwrap()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let sql = "INSERT INTO early_statuses (channel_id, provider_message_id, tenant_id, status, error, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                       ON CONFLICT (channel_id, provider_message_id) DO UPDATE SET status = excluded.status, error = excluded.error";
+            let error = error.map(|e| serde_json::to_string(e).unwrap());
+            tx.execute(sql, &[channel.into(), provider_id.into(), tenant.into(), next.as_str().into(), error.into(), now.into()]).await?;
         }
         return Ok(None);
     };
     let id: String = row.get("id");
     let conversation: String = row.get("conversation_id");
     let contact: String = row.get("contact_id");
-    let current = DeliveryState::parse(&row.get::<String, _>("status")).unwrap_or(DeliveryState::Pending);
+    let current = DeliveryState::parse(&row.get::<String>("status")).unwrap_or(DeliveryState::Pending);
     let Some(next) = current.advance(reported) else { return Ok(Some(false)) };
-    sqlx::query("UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4")
-        .bind(next.as_str())
-        .bind(error.map(|e| serde_json::to_string(e).unwrap()))
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4";
+    let stored_error = error.map(|e| serde_json::to_string(e).unwrap());
+    tx.execute(sql, &[next.as_str().into(), stored_error.into(), now.into(), (&id).into()]).await?;
     if let Some(e) = error {
         apply_provider_error(tx, tenant, channel, &conversation, &contact, e, now).await?;
     }
@@ -233,7 +209,7 @@ pub async fn apply_status(
 /// What a provider's error on a message means beyond the message: a closed reply window closes
 /// the conversation's window, and an opted-out recipient is recorded as opted out.
 pub async fn apply_provider_error(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     tenant: &str,
     channel: &str,
     conversation: &str,
@@ -242,11 +218,7 @@ pub async fn apply_provider_error(
     now: i64,
 ) -> sqlx::Result<()> {
     if error.category == "window_closed" {
-        sqlx::query("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(conversation)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute("UPDATE conversations SET window_closed = 1, updated_at = $1 WHERE id = $2", &[now.into(), conversation.into()]).await?;
     }
     if error.category == "opted_out" {
         record_consent(tx, tenant, channel, contact, "opt_out", Some(&format!("provider error {}", error.code)), now).await?;
@@ -256,7 +228,7 @@ pub async fn apply_provider_error(
 
 /// Record a consent change for a contact on a channel.
 pub async fn record_consent(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     tenant: &str,
     channel: &str,
     contact: &str,
@@ -264,23 +236,14 @@ pub async fn record_consent(
     keyword: Option<&str>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO consents (contact_id, channel_id, purpose, tenant_id, status, keyword, updated_at) VALUES ($1, $2, 'all', $3, $4, $5, $6)
-         ON CONFLICT (contact_id, channel_id, purpose) DO UPDATE SET status = excluded.status, keyword = excluded.keyword, updated_at = excluded.updated_at",
-    )
-    .bind(contact)
-    .bind(channel)
-    .bind(tenant)
-    .bind(status)
-    .bind(keyword)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let sql = "INSERT INTO consents (contact_id, channel_id, purpose, tenant_id, status, keyword, updated_at) VALUES ($1, $2, 'all', $3, $4, $5, $6)
+               ON CONFLICT (contact_id, channel_id, purpose) DO UPDATE SET status = excluded.status, keyword = excluded.keyword, updated_at = excluded.updated_at";
+    tx.execute(sql, &[contact.into(), channel.into(), tenant.into(), status.into(), keyword.into(), now.into()]).await?;
     timeline(tx, tenant, contact, None, "consent", &serde_json::json!({ "channel_id": channel, "status": status, "keyword": keyword }), now).await
 }
 
 /// Write a batch of events from one webhook.
-pub async fn apply(tx: &mut AnyConnection, t: &IngestTarget<'_>, events: &[InboundEvent]) -> sqlx::Result<IngestReport> {
+pub async fn apply(tx: &mut Conn<'_>, t: &IngestTarget<'_>, events: &[InboundEvent]) -> sqlx::Result<IngestReport> {
     let mut report = IngestReport::default();
     for event in events {
         match event {
@@ -341,21 +304,16 @@ pub async fn apply(tx: &mut AnyConnection, t: &IngestTarget<'_>, events: &[Inbou
 }
 
 /// Remember that an event with this key was stored; false when it already was (a redelivery).
-pub async fn claim_event_key(tx: &mut AnyConnection, channel: &str, key: &str, now: i64) -> sqlx::Result<bool> {
-    let inserted = sqlx::query("INSERT INTO event_keys (channel_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT (channel_id, key) DO NOTHING")
-        .bind(channel)
-        .bind(key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(inserted.rows_affected() > 0)
+pub async fn claim_event_key(tx: &mut Conn<'_>, channel: &str, key: &str, now: i64) -> sqlx::Result<bool> {
+    let sql = "INSERT INTO event_keys (channel_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT (channel_id, key) DO NOTHING";
+    Ok(tx.execute(sql, &[channel.into(), key.into(), now.into()]).await? > 0)
 }
 
 /// Call statuses after which the call is over.
 const CALL_OVER: &[&str] = &["completed", "busy", "no-answer", "failed", "canceled"];
 
 async fn store_call_event(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     t: &IngestTarget<'_>,
     call_id: &str,
     contact: &Identity,
@@ -374,11 +332,7 @@ async fn store_call_event(
     let contact_id = batch.contact_for(t, contact);
     // A call placed from a conversation joins it; any other call is the caller's voice conversation.
     let referenced: Option<String> = match reference {
-        Some(r) => sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2")
-            .bind(r)
-            .bind(t.tenant)
-            .fetch_optional(&mut *tx)
-            .await?,
+        Some(r) => tx.fetch_optional("SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2", &[r.into(), t.tenant.into()]).await?.map(|row| row.get("id")),
         None => None,
     };
     let conversation = match referenced {
@@ -389,7 +343,7 @@ async fn store_call_event(
     let data = serde_json::json!({ "channel_id": t.channel, "call_id": call_id, "update": update, "reference": reference, "conversation_id": conversation });
     timeline(tx, t.tenant, &contact_id, Some(&conversation), "call", &data, t.now_ms).await?;
     t.events.emit(tx, t.tenant, "call.updated", &data, t.now_ms).await?;
-    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2").bind(t.now_ms).bind(&conversation).execute(&mut *tx).await?;
+    tx.execute("UPDATE conversations SET updated_at = $1 WHERE id = $2", &[t.now_ms.into(), (&conversation).into()]).await?;
     if let Some(status) = update.get("status").and_then(|s| s.as_str())
         && CALL_OVER.contains(&status)
     {
