@@ -93,6 +93,25 @@ fn anonymous(sql: &str) -> String {
     out
 }
 
+/// `items` (rows `width` items wide) in chunks of at most `most` rows, each a power of two rows
+/// long: 37 rows go as 32, 4 and 1. A statement's text depends on its row count, so this keeps
+/// the shapes a busy writer prepares to a few per statement, which stay prepared (in the
+/// writer's own SQLite connection, and in sqlx's statement cache), instead of one per batch size.
+fn shapes<T>(items: &[T], width: usize, most: usize) -> impl Iterator<Item = &[T]> {
+    let most = most.max(1);
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let rows = rest.len() / width;
+        if rows == 0 {
+            return None;
+        }
+        let take = 1usize << (rows.min(most).ilog2());
+        let (chunk, after) = rest.split_at(take * width);
+        rest = after;
+        Some(chunk)
+    })
+}
+
 /// `$from, $from+1, …` for `n` placeholders.
 pub fn placeholders(from: usize, n: usize) -> String {
     numbered(from, n, "$", "")
@@ -165,7 +184,7 @@ impl Rows {
     fn statements(&self) -> impl Iterator<Item = (String, &[Value])> {
         let width = self.columns.len();
         let per_statement = (MAX_BINDS / width).max(1);
-        self.values.chunks(per_statement * width).map(move |chunk| {
+        shapes(&self.values, width, per_statement).map(move |chunk| {
             let rows = chunk.len() / width;
             let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns.join(", "));
             for r in 0..rows {
@@ -216,7 +235,7 @@ impl Script {
     /// Run `sql`, whose `{ids}` stands for a list of placeholders after the `leading` values, for
     /// every id; each id must match one row.
     pub fn for_each_id(&mut self, sql: &str, leading: &[Value], ids: &[String], what: &'static str) {
-        for chunk in ids.chunks(MAX_BINDS - leading.len()) {
+        for chunk in shapes(ids, 1, MAX_BINDS - leading.len()) {
             let statement = sql.replace("{ids}", &placeholders(leading.len() + 1, chunk.len()));
             let values = leading.iter().cloned().chain(chunk.iter().map(Value::from)).collect();
             self.statements.push((statement, values, chunk.len() as u64, what));
@@ -229,7 +248,7 @@ impl Script {
     /// v.column2 FROM (VALUES {values}) AS v WHERE t.id = v.column1`.
     pub fn for_each_row(&mut self, sql: &str, leading: &[Value], width: usize, values: &[Value], what: &'static str) {
         let per_statement = ((MAX_BINDS - leading.len()) / width).max(1);
-        for chunk in values.chunks(per_statement * width) {
+        for chunk in shapes(values, width, per_statement) {
             let rows: Vec<String> =
                 (0..chunk.len() / width).map(|r| format!("({})", placeholders(leading.len() + r * width + 1, width))).collect();
             let statement = sql.replace("{values}", &rows.join(", "));
@@ -312,7 +331,7 @@ impl Reads {
     /// each (`($2::text), ($3::text), …`).
     pub fn query_in(&mut self, sql: &str, leading: &[Value], ids: &[&str]) -> ReadId {
         let first = self.statements.len();
-        for chunk in ids.chunks(MAX_BINDS - leading.len()) {
+        for chunk in shapes(ids, 1, MAX_BINDS - leading.len()) {
             let statement = sql
                 .replace("{ids}", &placeholders(leading.len() + 1, chunk.len()))
                 .replace("{keys}", &key_rows(leading.len() + 1, chunk.len()));
@@ -389,6 +408,18 @@ pub fn is_race(error: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_rows() {
+        let rows: Vec<u32> = (0..74).collect();
+        let sizes: Vec<usize> = shapes(&rows, 2, 100).map(|c| c.len() / 2).collect();
+        assert_eq!(sizes, vec![32, 4, 1]);
+        let sizes: Vec<usize> = shapes(&rows, 1, 20).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![16, 16, 16, 16, 8, 2]);
+        assert_eq!(shapes(&rows[..0], 1, 20).count(), 0);
+        let all: Vec<u32> = shapes(&rows, 1, 20).flatten().copied().collect();
+        assert_eq!(all, rows, "every item once, in order");
+    }
 
     #[test]
     fn placeholder_lists() {
