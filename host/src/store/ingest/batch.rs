@@ -170,6 +170,9 @@ impl Batch {
             let stored = (!ids.is_empty()).then(|| reads.query_in(lookups.stored, &[(*channel).into()], &ids));
             let identities = reads.query_in(lookups.identities, &[(*channel).into()], &senders);
             let by_phone = (!phones.is_empty()).then(|| reads.query_in(lookups.phones, &[(*tenant).into()], &phones));
+            // Lists padded to a power of two (a repeated key changes nothing), so that the
+            // statement has a few shapes, which stay prepared, rather than one per batch size.
+            let (senders, phones) = (padded(&senders), padded(&phones));
             let latest = reads.query(lookups.latest_conversations(senders.len(), phones.len()), {
                 let mut values: Vec<Value> = vec![(*channel).into(), (*channel).into()];
                 values.extend(senders.iter().map(|s| Value::from(*s)));
@@ -457,6 +460,15 @@ impl Batch {
             self.now.into(),
         ]);
     }
+}
+
+/// `keys` with its last key repeated up to a power-of-two length.
+fn padded<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    let mut out = keys.to_vec();
+    if let Some(last) = keys.last() {
+        out.resize(keys.len().next_power_of_two(), last);
+    }
+    out
 }
 
 /// The prefetch's lookups by lists of keys, as each database plans them well.
