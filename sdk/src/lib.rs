@@ -27,6 +27,8 @@ pub mod form;
 pub mod http;
 pub mod json;
 pub mod signature;
+#[cfg(target_arch = "wasm32")]
+pub mod stdio;
 pub mod webhook;
 
 /// Bindings generated from the contract's newest version, `wit/v0.2/connector.wit` (world
@@ -79,6 +81,14 @@ pub mod host {
     pub fn warn(message: &str) {
         log(LogLevel::Warn, message)
     }
+}
+
+/// What a connector printed without ending its line goes to the host's log (see [`stdio`]);
+/// [`export_connector!`] calls this as each call returns. Outside the host it does nothing.
+#[doc(hidden)]
+pub fn __end_of_call() {
+    #[cfg(target_arch = "wasm32")]
+    stdio::flush();
 }
 
 /// What most connectors import.
@@ -186,27 +196,37 @@ macro_rules! export_connector {
 
         impl $crate::bindings::exports::switchboard::connector0_1_0::connector::Guest for __SwitchboardExport {
             fn describe() -> $crate::types::ConnectorInfo {
-                <$connector as $crate::Connector>::describe()
+                let result = <$connector as $crate::Connector>::describe();
+                $crate::__end_of_call();
+                result
             }
             fn handle_webhook(
                 request: $crate::types::HttpRequest,
             ) -> Result<$crate::types::WebhookOutcome, $crate::types::WebhookRejection> {
-                <$connector as $crate::Connector>::handle_webhook(request)
+                let result = <$connector as $crate::Connector>::handle_webhook(request);
+                $crate::__end_of_call();
+                result
             }
             fn send(
                 message: $crate::types::OutboundMessage,
             ) -> Result<$crate::types::SendReceipt, $crate::types::SendError> {
-                <$connector as $crate::Connector>::send(message)
+                let result = <$connector as $crate::Connector>::send(message);
+                $crate::__end_of_call();
+                result
             }
             fn act(
                 action: $crate::types::Action,
             ) -> Result<$crate::types::ActionReceipt, $crate::types::SendError> {
-                <$connector as $crate::Connector>::act(action)
+                let result = <$connector as $crate::Connector>::act(action);
+                $crate::__end_of_call();
+                result
             }
             fn fetch_media(
                 media: $crate::types::Media,
             ) -> Result<$crate::types::FetchedMedia, $crate::types::SendError> {
-                <$connector as $crate::Connector>::fetch_media(media)
+                let result = <$connector as $crate::Connector>::fetch_media(media);
+                $crate::__end_of_call();
+                result
             }
         }
 

@@ -182,6 +182,8 @@ async fn trap_fails_only_its_own_call() {
     assert_eq!(response.status(), 502);
     let error: serde_json::Value = response.json().await.unwrap();
     assert!(error["error"]["message"].as_str().unwrap().contains("trapped"), "{error}");
+    // The panic's message, which the connector writes to standard error, is in the host's log.
+    assert!(logged(&["testbed asked to trap", "channel=bed", "connector=testbed"]));
     assert_ok(&host).await;
 }
 
@@ -276,6 +278,18 @@ async fn guest_logs_reach_the_host_with_channel_fields() {
     let response = host.post_hook("bed", "log marker-5512", &[]).await;
     assert_eq!(response.status(), 204);
     assert!(logged(&["marker-5512", "tenant=acme", "channel=bed", "connector=testbed"]));
+}
+
+#[tokio::test]
+async fn what_a_connector_prints_reaches_the_host_log_line_by_line() {
+    let (host, _dir) = testbed_host(|_| {}).await;
+    let response = host.post_hook("bed", "print marker-7730", &[]).await;
+    assert_eq!(response.status(), 204);
+    // Standard output at info, standard error at warn; a line written in pieces is one entry.
+    assert!(logged(&["INFO", "marker-7730", "channel=bed", "connector=testbed"]));
+    assert!(logged(&["WARN", "marker-7730!", "channel=bed", "connector=testbed"]));
+    // Text without a line end is logged when the call returns.
+    assert!(logged(&["INFO", "tail-marker-7730", "channel=bed"]));
 }
 
 #[tokio::test]

@@ -137,7 +137,9 @@ pub struct CallState {
     pub(crate) channel: Arc<ChannelContext>,
     pub(crate) connector_id: Arc<str>,
     pub(crate) limits: CallLimits,
-    wasi: WasiCtx,
+    /// Built on the first WASI call: connectors built with the SDK import no WASI interface, and
+    /// seeding a context's random sources costs more than the rest of the state together.
+    wasi: Option<WasiCtx>,
     http: WasiHttpCtx,
     hooks: super::egress_hook::EgressHook,
     table: ResourceTable,
@@ -153,14 +155,12 @@ impl CallState {
         pool: Arc<super::egress_pool::EgressPool>,
         connect_timeout: Duration,
     ) -> CallState {
-        let mut wasi = WasiCtx::builder();
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         let hooks = super::egress_hook::EgressHook(super::egress_hook::Egress::new(channel.clone(), connector_id.clone(), stats, pool, connect_timeout));
         CallState {
             channel,
             connector_id,
             limits: CallLimits { memory_bytes, memory_cap_hit: false },
-            wasi: wasi.build(),
+            wasi: None,
             http: WasiHttpCtx::new(),
             hooks,
             table: ResourceTable::new(),
@@ -175,7 +175,12 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let ctx = self.wasi.get_or_insert_with(|| {
+            let mut wasi = WasiCtx::builder();
+            wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+            wasi.build()
+        });
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 

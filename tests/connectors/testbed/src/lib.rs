@@ -10,6 +10,8 @@
 //!   0.1.0 do;
 //! - `count`: increment a counter in the channel's state and answer with its value;
 //! - `log <text>`: write a log line through the host;
+//! - `print <text>`: print the line `<text>` to standard output and `<text>!` to standard error,
+//!   the second in two pieces, then `tail-<text>` to standard output without a line end;
 //! - anything else: reject with 400.
 
 use switchboard_sdk::http::Request;
@@ -103,6 +105,13 @@ impl Connector for Testbed {
             }
             "log" => {
                 host::info(argument);
+                Ok(respond(204, "", Vec::new(), Vec::new()))
+            }
+            "print" => {
+                println!("{argument}");
+                eprint!("{argument}");
+                eprintln!("!");
+                print!("tail-{argument}");
                 Ok(respond(204, "", Vec::new(), Vec::new()))
             }
             _ => Err(reject(400, "unknown testbed command")),
