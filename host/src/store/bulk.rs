@@ -159,6 +159,12 @@ impl Rows {
         self.values.extend(row);
     }
 
+    /// Replace the value of `column` in the waiting row `row` (counted from 0).
+    pub fn set(&mut self, row: usize, column: &str, value: Value) {
+        let index = self.columns.iter().position(|c| *c == column).unwrap_or_else(|| panic!("`{}` has no column `{column}`", self.table));
+        self.values[row * self.columns.len() + index] = value;
+    }
+
     /// How many rows are waiting.
     pub fn len(&self) -> usize {
         self.values.len() / self.columns.len()
@@ -447,5 +453,8 @@ mod tests {
         rows.push(["x".into(), 1i64.into()]);
         rows.push(["y".into(), Value::MaybeInt(None)]);
         assert_eq!(rows.len(), 2);
+        rows.set(1, "b", 7i64.into());
+        assert!(matches!(rows.values[3], Value::Int(7)));
+        assert!(matches!(rows.values[1], Value::Int(1)), "other rows keep their values");
     }
 }

@@ -79,6 +79,8 @@ pub struct Batch {
     names: Vec<(String, String)>,
     identity_rows: Rows,
     conversations: Rows,
+    /// The conversations this batch opens, by id: their rows in `conversations`.
+    opened: HashMap<String, usize>,
     woken: Vec<String>,
     reopened: Vec<String>,
     messages: Rows,
@@ -111,9 +113,13 @@ impl Batch {
             ),
             conversations: Rows::new(
                 "conversations",
-                &["id", "tenant_id", "channel_id", "contact_id", "status", "tier", "thread", "created_at", "updated_at"],
+                &[
+                    "id", "tenant_id", "channel_id", "contact_id", "status", "tier", "thread", "created_at", "updated_at", "first_inbound_at",
+                    "last_inbound_at", "first_response_at", "last_outbound_at",
+                ],
                 "",
             ),
+            opened: HashMap::new(),
             woken: Vec::new(),
             reopened: Vec::new(),
             messages: Rows::new(
@@ -321,8 +327,22 @@ impl Batch {
 
     /// Write everything planned, in the order the foreign keys need, as one [`Script`]; stream
     /// events go to `events`.
-    pub async fn flush(self, tx: &mut Conn<'_>, events: &Events) -> sqlx::Result<()> {
+    pub async fn flush(mut self, tx: &mut Conn<'_>, events: &Events) -> sqlx::Result<()> {
         let now = self.now;
+        // A conversation the batch opens is written with its first messages' times, rather than
+        // inserted and then updated with them.
+        let times = [(&mut self.touched_inbound, ["first_inbound_at", "last_inbound_at"]), (&mut self.touched_outbound, ["first_response_at", "last_outbound_at"])];
+        for (touched, columns) in times {
+            touched.retain(|id| match self.opened.get(id) {
+                Some(&row) => {
+                    for column in columns {
+                        self.conversations.set(row, column, now.into());
+                    }
+                    false
+                }
+                None => true,
+            });
+        }
         let mut script = Script::new();
         script.insert(&self.contacts, "a contact");
         for (contact, name) in &self.names {
@@ -434,7 +454,12 @@ impl Batch {
                     thread.into(),
                     self.now.into(),
                     self.now.into(),
+                    Value::MaybeInt(None),
+                    Value::MaybeInt(None),
+                    Value::MaybeInt(None),
+                    Value::MaybeInt(None),
                 ]);
+                self.opened.insert(id.clone(), self.conversations.len() - 1);
                 let data = serde_json::json!({ "channel": t.channel, "tier": tier, "thread": thread }).to_string();
                 self.record(t.tenant, contact, Some(&id), "conversation.opened", data);
                 self.latest.insert(key, LatestConversation { id: id.clone(), status: ConversationStatus::Open, resolved_at_ms: None });
