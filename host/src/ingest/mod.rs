@@ -537,6 +537,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_a_connection_of_its_own_the_writer_writes_through_the_pool() {
+        // The writer's own SQLite connection may fail to open (it then warns and goes on): its
+        // batches go through a pooled sqlx connection, as multi-statement scripts.
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+        let mut jobs = Vec::new();
+        let mut replies = Vec::new();
+        for id in ["m-1", "m-2", "m-1"] {
+            let (reply, wait) = oneshot::channel();
+            let work = Work::Events { tenant: "acme".into(), channel: "demo".into(), tier: "immediate", events: vec![message(id)] };
+            jobs.push(Job { work, reply });
+            replies.push(wait);
+        }
+        assert!(write_batch(&db, None, 0, None, jobs).await, "the batch was written");
+        let mut reports = Vec::new();
+        for wait in replies {
+            let Ok(Done::Events(report)) = wait.await.unwrap() else { panic!("an events report") };
+            reports.push((report.messages, report.duplicates));
+        }
+        assert_eq!(reports, vec![(1, 0), (1, 0), (0, 1)], "the repeated message is a duplicate");
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(stored, 2);
+        let conversations: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE first_inbound_at IS NOT NULL AND last_inbound_at IS NOT NULL")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(conversations, 1, "one customer, one conversation, opened with its first message's times");
+    }
+
+    #[tokio::test]
     async fn a_failed_sqlite_batch_leaves_nothing_and_the_next_one_commits() {
         // The SQLite writer begins and ends its transactions by hand: a batch that fails half
         // way is rolled back, and its connection serves the next batch.
