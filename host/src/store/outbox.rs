@@ -180,10 +180,23 @@ pub async fn record(tx: &mut Conn<'_>, events: &Events, owner: &str, outcomes: &
     let mut reads = Reads::new();
     let released = (!finished.is_empty())
         .then(|| reads.query_in("DELETE FROM outbox WHERE lease_owner = $1 AND message_id IN ({ids}) RETURNING message_id", &[owner.into()], &finished));
-    let provider_ids: Vec<&str> = accepted.iter().map(|(_, provider_id, _)| *provider_id).collect();
     let message_ids: Vec<&str> = accepted.iter().map(|(row, _, _)| row.message_id.as_str()).collect();
-    let early = (!accepted.is_empty())
-        .then(|| reads.query_in("SELECT channel_id, provider_message_id FROM early_statuses WHERE provider_message_id IN ({ids})", &[], &provider_ids));
+    // Early reports are looked up channel by channel, by their key: reports that never find
+    // their message (sent by another tool on the same number) stay in the table.
+    let mut by_channel: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (row, provider_id, _) in &accepted {
+        match by_channel.iter_mut().find(|(channel, _)| *channel == row.channel_id) {
+            Some((_, ids)) => ids.push(provider_id),
+            None => by_channel.push((&row.channel_id, vec![provider_id])),
+        }
+    }
+    let early: Vec<_> = by_channel
+        .iter()
+        .map(|(channel, ids)| {
+            let sql = "SELECT channel_id, provider_message_id FROM early_statuses WHERE channel_id = $1 AND provider_message_id IN ({ids})";
+            reads.query_in(sql, &[(*channel).into()], ids)
+        })
+        .collect();
     let current = (!accepted.is_empty()).then(|| reads.query_in("SELECT id, status, conversation_id FROM messages WHERE id IN ({ids})", &[], &message_ids));
     let rows = reads.fetch(tx).await?;
     let held: HashSet<String> = released.iter().flat_map(|q| rows.of(*q)).map(|r| r.get("message_id")).collect();
