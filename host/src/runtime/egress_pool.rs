@@ -132,11 +132,12 @@ impl EgressPool {
         if sender.is_closed() {
             return;
         }
+        let now = Instant::now();
         let mut idle = self.idle.lock().unwrap();
         let connections = idle.entry(destination).or_default();
-        connections.retain(|c| c.since.elapsed() < self.idle_timeout && !c.sender.is_closed());
+        connections.retain(|c| now.saturating_duration_since(c.since) < self.idle_timeout && !c.sender.is_closed());
         if connections.len() < self.max_idle_per_destination {
-            connections.push(Idle { sender, since: Instant::now() });
+            connections.push(Idle { sender, since: now });
         }
     }
 
