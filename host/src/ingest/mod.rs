@@ -125,8 +125,8 @@ impl Written {
 /// A writer's own connection, kept between batches (and replaced after a failure): its page
 /// cache holds what the last batches wrote.
 enum OwnConnection {
-    /// PostgreSQL: a connection outside the pool, served by the writer's runtime.
-    Pooled(AnyConnection),
+    /// PostgreSQL: a sqlx connection outside the pool, served by the writer's runtime.
+    Sqlx(AnyConnection),
     /// SQLite: driven on the writer's thread (see [`crate::store::direct`]).
     Direct(DirectSqlite),
 }
@@ -136,7 +136,7 @@ impl OwnConnection {
     async fn open(db: &Db) -> Option<OwnConnection> {
         let opened = match db.dialect {
             Dialect::Sqlite => db.open_direct().map(|direct| direct.map(OwnConnection::Direct)),
-            Dialect::Postgres => db.open_connection().await.map(|conn| Some(OwnConnection::Pooled(conn))),
+            Dialect::Postgres => db.open_connection().await.map(|conn| Some(OwnConnection::Sqlx(conn))),
         };
         opened.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the ingest writer could not open its connection; using the pool's");
@@ -146,7 +146,7 @@ impl OwnConnection {
 
     async fn close(self) {
         match self {
-            OwnConnection::Pooled(conn) => {
+            OwnConnection::Sqlx(conn) => {
                 let _ = sqlx::Connection::close(conn).await;
             }
             OwnConnection::Direct(conn) => drop(conn),
@@ -320,7 +320,7 @@ async fn try_write(db: &Db, conn: Option<&mut OwnConnection>, reopen_window_ms: 
     match db.dialect {
         Dialect::Postgres => {
             let mut tx = match conn {
-                Some(OwnConnection::Pooled(conn)) => sqlx::Connection::begin(conn).await?,
+                Some(OwnConnection::Sqlx(conn)) => sqlx::Connection::begin(conn).await?,
                 _ => db.begin_write().await?,
             };
             let written = write_jobs(&mut Conn::Pooled(&mut tx), db.dialect, None, reopen_window_ms, handoff, jobs).await?;
@@ -335,7 +335,7 @@ async fn try_write(db: &Db, conn: Option<&mut OwnConnection>, reopen_window_ms: 
             let mut acquired: Option<PoolConnection<Any>> = None;
             let mut conn = match conn {
                 Some(OwnConnection::Direct(conn)) => Conn::Direct(conn),
-                Some(OwnConnection::Pooled(conn)) => Conn::Pooled(conn),
+                Some(OwnConnection::Sqlx(conn)) => Conn::Pooled(conn),
                 None => Conn::Pooled(acquired.insert(db.pool.acquire().await?)),
             };
             let result = match write_jobs(&mut conn, db.dialect, Some("BEGIN IMMEDIATE"), reopen_window_ms, handoff, jobs).await {

@@ -17,12 +17,6 @@ pub enum Conn<'c> {
     Direct(&'c mut DirectSqlite),
 }
 
-impl<'c> From<&'c mut AnyConnection> for Conn<'c> {
-    fn from(conn: &'c mut AnyConnection) -> Conn<'c> {
-        Conn::Pooled(conn)
-    }
-}
-
 impl Conn<'_> {
     /// Whether the database is SQLite.
     pub fn is_sqlite(&self) -> bool {
@@ -35,14 +29,6 @@ impl Conn<'_> {
     /// The database's name as sqlx gives it (`SQLite`, `PostgreSQL`).
     pub fn backend_name(&self) -> &'static str {
         if self.is_sqlite() { "SQLite" } else { "PostgreSQL" }
-    }
-
-    /// The sqlx connection, when the statements go through sqlx.
-    pub fn pooled(&mut self) -> Option<&mut AnyConnection> {
-        match self {
-            Conn::Pooled(conn) => Some(conn),
-            Conn::Direct(_) => None,
-        }
     }
 
     /// Run `sql` (parameters `$1`, `$2`, …) with `values`; returns how many rows it changed.
