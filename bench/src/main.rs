@@ -124,13 +124,69 @@ async fn ingest(storage: Option<String>, n: u64, concurrency: usize) -> anyhow::
     Ok((result, host_cpu_us))
 }
 
+/// End-to-end latencies of B4, in milliseconds: from the API request of send `i` to its
+/// arrival at the fake provider.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndToEnd {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// When each send was asked for and when it reached the provider: nanoseconds since `origin`
+/// (zero until it happens).
+struct Timeline {
+    origin: Instant,
+    asked: Vec<AtomicU64>,
+    arrived: Vec<AtomicU64>,
+}
+
+impl Timeline {
+    fn new(n: u64) -> Timeline {
+        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect();
+        Timeline { origin: Instant::now(), asked: zeros(), arrived: zeros() }
+    }
+
+    fn mark(&self, marks: &[AtomicU64], i: usize) {
+        if let Some(mark) = marks.get(i) {
+            mark.store(self.origin.elapsed().as_nanos().max(1) as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The send a provider request carries: its text is `message <i>`.
+    fn send_of(body: &[u8]) -> Option<usize> {
+        let at = body.windows(8).position(|w| w == b"message ")? + 8;
+        let digits: String = body[at..].iter().take_while(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+        digits.parse().ok()
+    }
+
+    fn percentiles(&self) -> EndToEnd {
+        let mut all: Vec<u64> = self
+            .asked
+            .iter()
+            .zip(&self.arrived)
+            .filter_map(|(a, b)| match (a.load(Ordering::Relaxed), b.load(Ordering::Relaxed)) {
+                (0, _) | (_, 0) => None,
+                (a, b) => Some(b.saturating_sub(a)),
+            })
+            .collect();
+        all.sort_unstable();
+        let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |&ns| ns as f64 / 1e6);
+        EndToEnd { p50_ms: pct(0.50), p99_ms: pct(0.99) }
+    }
+}
+
 /// B4: agent sends through the API, the outbox and the connector to a loopback fake Graph API.
-async fn delivery(n: u64, concurrency: usize) -> anyhow::Result<(f64, LoadResult, f64)> {
+async fn delivery(n: u64, concurrency: usize) -> anyhow::Result<(f64, LoadResult, f64, EndToEnd)> {
     let received = Arc::new(AtomicU64::new(0));
     let counter = received.clone();
+    let timeline = Arc::new(Timeline::new(n));
+    let arrivals = timeline.clone();
     // Like a real API, the fake reads the whole request before it answers.
-    let app = axum::Router::new().fallback(move |_body: axum::body::Bytes| {
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
         let counter = counter.clone();
+        if let Some(i) = Timeline::send_of(&body) {
+            arrivals.mark(&arrivals.arrived, i);
+        }
         async move {
             let k = counter.fetch_add(1, Ordering::Relaxed);
             ([("content-type", "application/json")], format!(r#"{{"messaging_product":"whatsapp","messages":[{{"id":"wamid.OUT{k}"}}]}}"#))
@@ -149,7 +205,9 @@ async fn delivery(n: u64, concurrency: usize) -> anyhow::Result<(f64, LoadResult
     let token = switchboard::store::users::create_token(&host.db, "bench", &user).await?;
     let started = Instant::now();
     let cpu_before = cpu_ms(host.child.id());
+    let asks = timeline.clone();
     let api = drive(&host.base, n, concurrency, move |i| {
+        asks.mark(&asks.asked, i as usize);
         let headers = vec![("authorization".to_string(), format!("Bearer {token}")), ("content-type".into(), "application/json".into())];
         (format!("/v1/conversations/{conversation}/messages"), headers, format!(r#"{{"text":"message {i}"}}"#).into_bytes())
     })
@@ -170,7 +228,7 @@ async fn delivery(n: u64, concurrency: usize) -> anyhow::Result<(f64, LoadResult
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT provider_message_id) FROM messages WHERE direction = 'outbound' AND status = 'queued'").fetch_one(&host.db.pool).await?;
     host.stop();
     anyhow::ensure!(sent == n && queued as u64 == n, "the provider got {sent} sends and {queued} messages are queued, for {n} messages");
-    Ok((n as f64 / elapsed, api, host_cpu_us))
+    Ok((n as f64 / elapsed, api, host_cpu_us, timeline.percentiles()))
 }
 
 /// The CPU time a process has used so far (user and system, all its threads), in ms.
@@ -402,8 +460,9 @@ async fn main() -> anyhow::Result<()> {
     if only("b4") {
     eprintln!("B4: delivery");
     let sends = n.min(100_000);
-    let (rate, api, b4_cpu) = delivery(sends, concurrency).await?;
+    let (rate, api, b4_cpu, latency) = delivery(sends, concurrency).await?;
     rows.push(row("B4", format!("{sends} sends end to end; API {:.0} req/s, p99 {:.2} ms; host CPU {:.0} µs/send", api.rate, api.p99_ms, b4_cpu), rate, "sends/s", None, "≥ 10,000 sends/s", Some(rate >= 10_000.0)));
+    rows.push(row("B4", format!("delivery latency, API request to the provider: p50 {:.2} ms, p99", latency.p50_ms), latency.p99_ms, "ms", None, "(reported)", None));
     }
 
     if only("b5") {
@@ -442,4 +501,25 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&rows)?)?;
     println!("\nwritten to target/bench/results.json");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_request_names_its_send_and_latencies_need_both_ends() {
+        let body = br#"{"messaging_product":"whatsapp","to":"16505551234","type":"text","text":{"body":"message 1234"}}"#;
+        assert_eq!(Timeline::send_of(body), Some(1234));
+        assert_eq!(Timeline::send_of(br#"{"messaging_product":"whatsapp"}"#), None);
+        let timeline = Timeline::new(3);
+        for i in 0..3 {
+            timeline.mark(&timeline.asked, i);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        timeline.mark(&timeline.arrived, 0);
+        timeline.mark(&timeline.arrived, 7); // out of range: ignored
+        let latency = timeline.percentiles();
+        assert!(latency.p50_ms >= 2.0 && latency.p50_ms == latency.p99_ms, "only send 0 arrived: {latency:?}");
+    }
 }
