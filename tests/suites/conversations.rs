@@ -394,7 +394,7 @@ async fn sends_beyond_the_dispatchers_intake_wait_in_the_outbox_and_are_claimed(
     let host = TestHost::start(config).await;
     let (token, cid) = agent_in_a_conversation(&host).await;
     let path = format!("/v1/conversations/{cid}/messages");
-    let sends = (0..30).map(|i| {
+    let sends = (0..40).map(|i| {
         let (host, token, path) = (&host, &token, &path);
         async move { host.api_send("POST", token, path, &json!({ "text": format!("n{i}") })).await }
     });
@@ -404,8 +404,8 @@ async fn sends_beyond_the_dispatchers_intake_wait_in_the_outbox_and_are_claimed(
         ids.push(answer["id"].as_str().unwrap().to_string());
     }
     let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE lease_owner IS NULL").fetch_one(&host.host.db.pool).await.unwrap();
-    assert!(waiting > 0, "the intake (4 sends) overflowed, so some sends wait unleased in the outbox");
-    host.eventually("all 30 sends", || async { (sent.lock().unwrap().len() >= 30).then_some(()) }).await;
+    assert!(waiting > 0, "the intake (16 sends) overflowed, so some sends wait unleased in the outbox");
+    host.eventually("all 40 sends", || async { (sent.lock().unwrap().len() >= 40).then_some(()) }).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut references = sent.lock().unwrap().clone();
     references.sort();
