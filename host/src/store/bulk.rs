@@ -66,31 +66,42 @@ impl From<Option<i64>> for Value {
 }
 
 /// The statement as the connection wants it. Templates number their parameters `$1, $2, …` in
-/// the order they appear, each once. PostgreSQL and the writer's own SQLite connection take
-/// them as they are; SQLite through sqlx gets anonymous `?`s, because sqlx looks up every named
-/// parameter by scanning the statement's list of names, which costs O(n²) on a multi-row insert.
+/// the order they appear, each once. PostgreSQL and the writer's own SQLite connection (which
+/// makes them anonymous itself) take them as they are; SQLite through sqlx gets anonymous `?`s,
+/// because sqlx looks up every named parameter by scanning the statement's list of names, which
+/// costs O(n²) on a multi-row insert.
 fn for_backend(tx: &Conn<'_>, sql: String) -> String {
     match tx {
-        Conn::Pooled(_) if tx.is_sqlite() => anonymous(&sql),
+        Conn::Pooled(_) if tx.is_sqlite() => anonymous(&sql).unwrap_or(sql),
         _ => sql,
     }
 }
 
-/// `sql` with every `$N` parameter made an anonymous `?`.
-fn anonymous(sql: &str) -> String {
+/// `sql` with its parameters made anonymous `?`s, when they are `$1, $2, …` in order, each
+/// once (as templates number them); none otherwise (a number used twice, or out of order, must
+/// keep its name). Positions then match the values' order, and neither SQLite's nor sqlx's
+/// lookup of named parameters, each O(n) per parameter, is needed.
+pub(super) fn anonymous(sql: &str) -> Option<String> {
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
-            out.push('?');
+    let mut next = 1usize;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            out.push('$');
         } else {
-            out.push(c);
+            if after[..digits].parse::<usize>().ok()? != next {
+                return None;
+            }
+            next += 1;
+            out.push('?');
         }
+        rest = &after[digits..];
     }
-    out
+    out.push_str(rest);
+    Some(out)
 }
 
 /// `items` (rows `width` items wide) in chunks of at most `most` rows, each a power of two rows
@@ -268,11 +279,14 @@ impl Script {
         if self.statements.is_empty() {
             return Ok(());
         }
-        if let Conn::Pooled(conn) = tx
-            && conn.backend_name() == "SQLite"
-        {
+        // One string takes its values in order, so every statement must be made anonymous.
+        let joined = match tx {
+            Conn::Pooled(conn) if conn.backend_name() == "SQLite" => self.statements.iter().map(|(sql, ..)| anonymous(sql)).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        if let (Some(statements), Conn::Pooled(conn)) = (joined, &mut *tx) {
             let expected: u64 = self.statements.iter().map(|(_, _, rows, _)| rows).sum();
-            let sql = self.statements.iter().map(|(sql, ..)| anonymous(sql)).collect::<Vec<_>>().join(";\n");
+            let sql = statements.join(";\n");
             let values: Vec<Value> = self.statements.into_iter().flat_map(|(_, values, _, _)| values).collect();
             let changed = bound(&sql, &values).execute(&mut **conn).await?.rows_affected();
             if changed != expected {
@@ -358,9 +372,16 @@ impl Reads {
     pub async fn fetch(self, tx: &mut Conn<'_>) -> sqlx::Result<ReadRows> {
         use futures::TryStreamExt;
         let mut by_statement: Vec<Vec<Row>> = Vec::with_capacity(self.statements.len() + 1);
-        let conn = match tx {
-            Conn::Pooled(conn) if !self.statements.is_empty() && conn.backend_name() == "SQLite" => conn,
-            _ => {
+        // One string takes its values in order, so every statement must be made anonymous.
+        let joined = match tx {
+            Conn::Pooled(conn) if !self.statements.is_empty() && conn.backend_name() == "SQLite" => {
+                self.statements.iter().map(|(sql, _)| anonymous(sql)).collect::<Option<Vec<_>>>()
+            }
+            _ => None,
+        };
+        let (conn, statements) = match (tx, joined) {
+            (Conn::Pooled(conn), Some(statements)) => (conn, statements),
+            (tx, _) => {
                 if let Some(statement) = self.opening {
                     tx.execute(statement, &[]).await?;
                 }
@@ -370,8 +391,7 @@ impl Reads {
                 return Ok(ReadRows { by_statement, queries: self.queries });
             }
         };
-        let sql = self.opening.into_iter().map(str::to_string).chain(self.statements.iter().map(|(sql, _)| anonymous(sql)));
-        let sql = sql.collect::<Vec<_>>().join(";\n");
+        let sql = self.opening.into_iter().map(str::to_string).chain(statements).collect::<Vec<_>>().join(";\n");
         let values: Vec<Value> = self.statements.iter().flat_map(|(_, values)| values.iter().cloned()).collect();
         // Each statement's rows are followed by its result.
         let mut current = Vec::new();
@@ -435,9 +455,31 @@ mod tests {
     }
 
     #[test]
-    fn anonymous_parameters() {
-        assert_eq!(anonymous("UPDATE t SET a = $1 WHERE id IN ($2, $3)"), "UPDATE t SET a = ? WHERE id IN (?, ?)");
-        assert_eq!(anonymous("SELECT '$' || $12"), "SELECT '$' || ?");
+    fn parameters_in_order_become_anonymous() {
+        assert_eq!(anonymous("UPDATE t SET a = $1 WHERE id IN ($2, $3)").as_deref(), Some("UPDATE t SET a = ? WHERE id IN (?, ?)"));
+        assert_eq!(anonymous("SELECT '$' || $1").as_deref(), Some("SELECT '$' || ?"));
+        assert_eq!(anonymous("SELECT $1 WHERE $3 > 0 AND $3 < $2"), None);
+        assert_eq!(anonymous("SELECT $2, $1"), None);
+    }
+
+    #[tokio::test]
+    async fn statements_numbered_out_of_order_run_one_by_one_through_sqlx() {
+        // Joined into one string, statements take their values in order; one that numbers its
+        // parameters otherwise must not be joined, or its values would land in the wrong places.
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::Db::connect(&format!("sqlite://{}", dir.path().join("b.db").display())).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        let mut tx = Conn::Pooled(&mut conn);
+        tx.execute("CREATE TABLE t (a TEXT, b TEXT)", &[]).await.unwrap();
+        let mut script = Script::new();
+        script.statement("INSERT INTO t (a, b) VALUES ($1, $2)".into(), vec!["a1".into(), "b1".into()], 1, "a row");
+        script.statement("INSERT INTO t (b, a) VALUES ($2, $1)".into(), vec!["a2".into(), "b2".into()], 1, "a row");
+        script.run(&mut tx).await.unwrap();
+        let mut reads = Reads::new();
+        let all = reads.query("SELECT a, b FROM t WHERE a <> $2 OR a = $1 ORDER BY a".into(), vec!["a1".into(), "none".into()]);
+        let rows = reads.fetch(&mut tx).await.unwrap();
+        let pairs: Vec<(String, String)> = rows.of(all).map(|r| (r.get("a"), r.get("b"))).collect();
+        assert_eq!(pairs, vec![("a1".into(), "b1".into()), ("a2".into(), "b2".into())]);
     }
 
     #[test]

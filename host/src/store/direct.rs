@@ -149,7 +149,7 @@ impl DirectSqlite {
         // SQLite finds each named parameter by scanning the names before it, so a statement of
         // thousands of `$N`s (a multi-row insert) costs O(n²) to prepare and to map; numbered in
         // order, each once, they are the same as anonymous `?`s, which cost nothing extra.
-        let anonymous = anonymous_in_order(original);
+        let anonymous = super::bulk::anonymous(original);
         let sql = anonymous.as_deref().unwrap_or(original);
         let mut stmt = std::ptr::null_mut();
         let mut tail = std::ptr::null();
@@ -226,31 +226,6 @@ impl Drop for DirectSqlite {
         // SAFETY: every statement was finalized above; the handle is closed once.
         unsafe { ffi::sqlite3_close(self.db.as_ptr()) };
     }
-}
-
-/// `sql` with its parameters made anonymous `?`s, when they are `$1, $2, …` in order, each
-/// once; none otherwise (a number used twice, or out of order, must keep its name).
-fn anonymous_in_order(sql: &str) -> Option<String> {
-    let mut out = String::with_capacity(sql.len());
-    let mut next = 1usize;
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            out.push('$');
-        } else {
-            if after[..digits].parse::<usize>().ok()? != next {
-                return None;
-            }
-            next += 1;
-            out.push('?');
-        }
-        rest = &after[digits..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// Bind `value` at `position` of `stmt`.
@@ -394,14 +369,6 @@ mod tests {
         assert!(db.execute("INSERT INTO t (id) VALUES ($1)", &[]).is_err(), "a missing value is refused");
         assert!(db.execute("SELECT 1; SELECT 2", &[]).is_err(), "one statement at a time");
         assert!(db.execute("SELEC 1", &[]).is_err());
-    }
-
-    #[test]
-    fn parameters_in_order_become_anonymous() {
-        assert_eq!(anonymous_in_order("UPDATE t SET a = $1 WHERE id IN ($2, $3)").as_deref(), Some("UPDATE t SET a = ? WHERE id IN (?, ?)"));
-        assert_eq!(anonymous_in_order("SELECT '$' || $1").as_deref(), Some("SELECT '$' || ?"));
-        assert_eq!(anonymous_in_order("SELECT $1 WHERE $3 > 0 AND $3 < $2"), None);
-        assert_eq!(anonymous_in_order("SELECT $2, $1"), None);
     }
 
     #[test]
